@@ -1,0 +1,55 @@
+# gridlake: the two commands are `make demo` and `make test`; both set everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+export PATH := $(JAVA_HOME)/bin:$(PATH)
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+GRIDLAKE := $(BIN)/gridlake
+# Debian packages: Redis server and CLI, Java 17, Maven (for the servers' and Spark's jars).
+APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven
+
+.PHONY: help setup system-packages venv services demo test bench down clean
+
+help:
+	@echo "make demo   - set up, start the local services, run the pipeline on the local default"
+	@echo "make test   - set up and run the whole test suite against real local services"
+	@echo "make bench  - benchmarks (rates beside this machine's limits)"
+	@echo "make down   - stop the services gridlake started"
+
+setup: system-packages venv
+
+# apt-get runs only when a package is missing, so a set-up machine starts at once.
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@if $(BIN)/pip show pyspark-client >/dev/null 2>&1; then \
+	  echo "pyspark-client was installed over pyspark 3.5.9; see DESIGN.md" >&2; exit 1; fi
+	touch $@
+
+services: setup
+	$(GRIDLAKE) services up --redis-cluster
+
+demo: services
+	$(GRIDLAKE) run smoke
+
+test: setup
+	$(BIN)/pytest
+
+down:
+	-$(GRIDLAKE) services down
+
+clean: down
+	rm -rf .gridlake

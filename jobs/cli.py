@@ -1,0 +1,108 @@
+"""The `gridlake` command line: local services and the jobs, for ad hoc runs and backfills."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jobs.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="gridlake: batch analytics and lakehouse for smart electricity grids.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+services_app = typer.Typer(help="Start, stop and check the local Cassandra, Elasticsearch and Redis.",
+                           no_args_is_help=True)
+run_app = typer.Typer(help="Run one job.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(run_app, name="run")
+
+console = Console()
+errors = Console(stderr=True)
+
+EnvOption = Annotated[str | None, typer.Option("--env", help="Configuration environment (conf/<env>.yaml).")]
+ClusterOption = Annotated[bool, typer.Option("--redis-cluster", help="Include the 3-master Redis Cluster.")]
+
+
+def _settings(env: str | None) -> Settings:
+    try:
+        return load_settings(env)
+    except ConfigError as exc:
+        _fail(str(exc), code=2)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@services_app.command("up")
+def services_up_command(
+    env: EnvOption = None,
+    redis_cluster: ClusterOption = False,
+    es_nodes: Annotated[int | None, typer.Option(help="Elasticsearch nodes in the one JVM.")] = None,
+) -> None:
+    """Start the services (idempotent) and wait until each answers."""
+    from jobs.services import ServiceError, local_services, services_status, services_up
+
+    settings = _settings(env)
+    if es_nodes is not None:
+        settings.services.elasticsearch.nodes = es_nodes
+    services = local_services(settings, redis_cluster)
+    try:
+        with console.status("starting " + ", ".join(s.name for s in services) + " …"):
+            ready_after = services_up(services, settings.services.start_timeout_s)
+    except ServiceError as exc:
+        _fail(str(exc))
+    for status in services_status(services):
+        console.print(f"[green]up[/] {status.name:<14} {status.address:<22} {status.version or '?':<8} "
+                      f"ready after {ready_after[status.name]}s")
+
+
+@services_app.command("down")
+def services_down_command(env: EnvOption = None) -> None:
+    """Stop the services gridlake started (by pid file); other processes are left alone."""
+    from jobs.services import local_services, services_down
+
+    stopped = services_down(local_services(_settings(env), redis_cluster=True))
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@services_app.command("status")
+def services_status_command(
+    env: EnvOption = None,
+    redis_cluster: ClusterOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Print each service's health, version and address; exit 0 only if all are healthy."""
+    from jobs.services import local_services, services_status
+
+    statuses = services_status(local_services(_settings(env), redis_cluster))
+    if as_json:
+        sys.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2) + "\n")
+    else:
+        table = Table("service", "health", "version", "address", "pid", "RSS MiB", "detail")
+        for s in statuses:
+            health = "[green]healthy[/]" if s.healthy else "[red]down[/]"
+            table.add_row(s.name, health, s.version or "-", s.address, str(s.pid or "-"), str(s.resident_mib),
+                          s.detail)
+        console.print(table)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@run_app.command("smoke")
+def run_smoke_command(env: EnvOption = None) -> None:
+    """Touch every part of the stack once: Cassandra via Spark, Delta, Parquet, Elasticsearch, Redis."""
+    from jobs import check_stack
+
+    settings = _settings(env)
+    for line in check_stack.main(settings):
+        console.print(f"[green]✓[/] {line}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

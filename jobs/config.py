@@ -1,0 +1,200 @@
+"""Configuration: conf/base.yaml < conf/<env>.yaml < GRIDLAKE_* environment variables.
+
+Validated once at start-up; a bad value stops the program with one line naming the key
+and, where the key has a fixed set of values, the allowed ones. Passwords are read only
+from the environment (GRIDLAKE_CASSANDRA__PASSWORD and the like): a password in a YAML
+file is refused, so secrets never land in git.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+ENV_PREFIX = "GRIDLAKE_"
+
+LakeFormat = Literal["delta", "parquet", "orc"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GridConf(_Section):
+    timezone: str = "Europe/Tirane"
+
+
+class SparkConf(_Section):
+    master: str = "local[*]"
+    app_name: str = "gridlake"
+    driver_memory: str = Field("2g", pattern=r"^\d+[mg]$")
+    shuffle_partitions: int = Field(8, ge=1)
+    packages: list[str] = []
+    ivy_dir: str = "~/.ivy2"
+    ui_enabled: bool = False
+
+
+class LakeConf(_Section):
+    root: str = "lake"
+    format: LakeFormat = "delta"
+
+
+class CassandraConf(_Section):
+    hosts: list[str] = ["127.0.0.1"]
+    port: int = Field(9042, ge=1, le=65535)
+    keyspace: str = Field("grid", pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    replication: dict[str, Any] = {"class": "SimpleStrategy", "replication_factor": 1}
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class ElasticsearchConf(_Section):
+    url: str = "http://127.0.0.1:9200"
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class RedisConf(_Section):
+    url: str = "redis://127.0.0.1:6379/0"
+    cluster_nodes: list[str] = ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+    password: SecretStr | None = None
+
+
+class LocalCassandraConf(_Section):
+    version: str = "5.0.6"
+    heap: str = Field("1g", pattern=r"^\d+[mg]$")
+
+
+class LocalElasticsearchConf(_Section):
+    nodes: int = Field(1, ge=1, le=5)
+    heap: str = Field("512m", pattern=r"^\d+[mg]$")
+
+
+class LocalRedisConf(_Section):
+    maxmemory: str = "256mb"
+
+
+class ServicesConf(_Section):
+    start_timeout_s: int = Field(180, ge=5)
+    maven_repo: Path | None = None
+    cassandra: LocalCassandraConf = LocalCassandraConf()
+    elasticsearch: LocalElasticsearchConf = LocalElasticsearchConf()
+    redis: LocalRedisConf = LocalRedisConf()
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one gridlake process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    env: str = "local"
+    state_dir: Path = Path(".gridlake")
+    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    grid: GridConf = GridConf()
+    spark: SparkConf = SparkConf()
+    lake: LakeConf = LakeConf()
+    cassandra: CassandraConf = CassandraConf()
+    elasticsearch: ElasticsearchConf = ElasticsearchConf()
+    redis: RedisConf = RedisConf()
+    services: ServicesConf = ServicesConf()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML layers arrive as init arguments; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @property
+    def state_path(self) -> Path:
+        """The state directory as an absolute path (relative ones hang off the checkout)."""
+        path = self.state_dir.expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def lake_root(self) -> str:
+        """The lake's root URI: a filesystem URI as given, a relative path under state_dir."""
+        if "://" in self.lake.root or self.lake.root.startswith("/"):
+            return self.lake.root
+        return str(self.state_path / self.lake.root)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    _refuse_secrets(data, path, prefix="")
+    return data
+
+
+def _refuse_secrets(data: dict[str, Any], path: Path, prefix: str) -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key == "password" and value is not None:
+            env_name = ENV_PREFIX + dotted.upper().replace(".", "__")
+            raise ConfigError(f"{path}: key {dotted}: passwords come only from the environment ({env_name})")
+        if isinstance(value, dict):
+            _refuse_secrets(value, path, prefix=f"{dotted}.")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    return f"key {key}{shown}: {error['msg']}"
+
+
+def load_settings(env: str | None = None, conf_dir: Path | None = None) -> Settings:
+    """Read, layer and validate the configuration of environment ``env``.
+
+    ``env`` defaults to GRIDLAKE_ENV, then ``local``. Raises ConfigError with a one-line
+    message naming the file or key at fault.
+    """
+    env = env or os.environ.get(f"{ENV_PREFIX}ENV") or "local"
+    conf_dir = conf_dir or DEFAULT_CONF_DIR
+    base_file = conf_dir / "base.yaml"
+    env_file = conf_dir / f"{env}.yaml"
+    if not base_file.is_file():
+        raise ConfigError(f"{base_file}: configuration file not found")
+    if not env_file.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"environment {env!r} has no {env_file.name} in {conf_dir} (known: {', '.join(known)})")
+    layered = _deep_merge(_read_yaml(base_file), _read_yaml(env_file))
+    layered["env"] = env
+    try:
+        return Settings(**layered)
+    except ValidationError as exc:
+        raise ConfigError("configuration: " + "; ".join(_describe(e) for e in exc.errors())) from None

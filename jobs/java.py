@@ -1,0 +1,45 @@
+"""The one Java every gridlake JVM runs on.
+
+Cassandra 5.0 runs only on Java 11 or 17 and Spark 3.5 not beyond 17, while machines may
+default to a newer Java. Every JVM we start (services, Spark's gateway, spark-submit)
+therefore takes its java from the configured ``java_home``, never from the PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from jobs.config import ConfigError, Settings
+
+REQUIRED_MAJOR = 17
+
+
+def java_major_version(java_home: Path) -> int | None:
+    """The major version that ``java_home/release`` declares, or None if unreadable."""
+    release = java_home / "release"
+    if not release.is_file():
+        return None
+    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def java_17_home(settings: Settings) -> Path:
+    """Check the configured java_home holds a Java 17 and return it."""
+    home = settings.java_home
+    if not (home / "bin" / "java").is_file():
+        raise ConfigError(f"key java_home = '{home}': no bin/java there (set GRIDLAKE_JAVA_HOME to a Java 17)")
+    major = java_major_version(home)
+    if major != REQUIRED_MAJOR:
+        raise ConfigError(f"key java_home = '{home}': Java {major}, but gridlake needs Java {REQUIRED_MAJOR}")
+    return home
+
+
+def java_environment(settings: Settings) -> dict[str, str]:
+    """A copy of this process's environment with JAVA_HOME and PATH on Java 17."""
+    home = java_17_home(settings)
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(home)
+    env["PATH"] = f"{home / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env

@@ -1,0 +1,76 @@
+"""Build a server's Java classpath from a Maven project in conf/services.
+
+Maven downloads into the standard local repository (~/.m2, or ``services.maven_repo``) and
+writes the classpath into the state dir under a name derived from the project's files and
+properties. While that file exists and every jar on it does too, starting the server needs
+neither Maven nor the network; editing the pom or its sources makes a new name, so a stale
+build is never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.services.process import ServiceError
+
+
+def _fingerprint(project_dir: Path, properties: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in project_dir.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(project_dir)).encode())
+        digest.update(path.read_bytes())
+    for key, value in sorted(properties.items()):
+        digest.update(f"{key}={value}".encode())
+    return digest.hexdigest()[:12]
+
+
+def _valid_classpath(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    classpath = path.read_text().strip()
+    if classpath and all(Path(jar).exists() for jar in classpath.split(":")):
+        return classpath
+    return None
+
+
+@dataclass(frozen=True)
+class MavenBuild:
+    """What a build left: the dependencies' classpath and the project's own output folder."""
+
+    classpath: str
+    output_dir: Path
+
+
+def maven_classpath(
+    pom: Path,
+    goals: list[str],
+    properties: dict[str, str],
+    build_dir: Path,
+    env: dict[str, str],
+    maven_repo: Path | None,
+) -> MavenBuild:
+    """Run ``goals`` on ``pom`` once and return the classpath it writes.
+
+    The goals must write the classpath to the file named by the ``gridlake.classpath.file``
+    property and may build into ``gridlake.build.dir``; both are passed in.
+    """
+    key = _fingerprint(pom.parent, properties)
+    classpath_file = build_dir / f"classpath-{key}.txt"
+    output_dir = build_dir / key
+    cached = _valid_classpath(classpath_file)
+    if cached is not None:
+        return MavenBuild(cached, output_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    every = {**properties, "gridlake.classpath.file": str(classpath_file), "gridlake.build.dir": str(output_dir)}
+    argv = ["mvn", "-B", "-q", "-f", str(pom), *goals, *[f"-D{k}={v}" for k, v in every.items()]]
+    if maven_repo is not None:
+        argv.append(f"-Dmaven.repo.local={maven_repo.expanduser()}")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    classpath = _valid_classpath(classpath_file)
+    if done.returncode != 0 or classpath is None:
+        error = next((line for line in done.stdout.splitlines() if "[ERROR]" in line), done.stdout[-500:])
+        raise ServiceError(f"maven: building {pom} failed: {error.strip() or done.stderr[-500:]}")
+    return MavenBuild(classpath, output_dir)

@@ -1,0 +1,49 @@
+"""Shared fixtures: test settings, one local SparkSession, and the real local services.
+
+Services are started by the same code as `gridlake services up` (already running ones are
+reused) and left running after the session, so the next run starts at once; `make down`
+stops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.config import Settings, load_settings
+from jobs.spark import spark_session
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The `test` environment, with the lake (and Spark's warehouse) in a temp dir."""
+    loaded = load_settings("test")
+    loaded.lake.root = str(tmp_path_factory.mktemp("lake"))
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings) -> Iterator[SparkSession]:
+    """local[1], one shuffle partition, no UI: see conf/test.yaml."""
+    session = spark_session(settings, app_name="gridlake-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def services(settings: Settings) -> Settings:
+    """Cassandra, Elasticsearch, Redis and the Redis Cluster, up and answering."""
+    from jobs.services import local_services, services_up
+
+    services_up(local_services(settings, redis_cluster=True), settings.services.start_timeout_s)
+    return settings
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests under tests/integration need the services: mark them so they can be selected."""
+    for item in items:
+        if Path(item.fspath).parent.name == "integration":
+            item.add_marker(pytest.mark.integration)
