@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+# Java 17 for every JVM, even where the environment names another (GRIDLAKE_JAVA_HOME overrides).
+export JAVA_HOME := $(or $(GRIDLAKE_JAVA_HOME),/usr/lib/jvm/java-17-openjdk-amd64)
 export PATH := $(JAVA_HOME)/bin:$(PATH)
 PYTHON ?= python3.11
 VENV := .venv
