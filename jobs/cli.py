@@ -17,8 +17,10 @@ app = typer.Typer(help="gridlake: batch analytics and lakehouse for smart electr
 services_app = typer.Typer(help="Start, stop and check the local Cassandra, Elasticsearch and Redis.",
                            no_args_is_help=True)
 run_app = typer.Typer(help="Run one job.", no_args_is_help=True)
+schema_app = typer.Typer(help="Create or migrate the Cassandra keyspace from schemas/.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(run_app, name="run")
+app.add_typer(schema_app, name="schema")
 
 console = Console()
 errors = Console(stderr=True)
@@ -92,6 +94,22 @@ def services_status_command(
         console.print(table)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
+
+
+@schema_app.command("apply")
+def schema_apply_command(env: EnvOption = None) -> None:
+    """Create the keyspace and tables, add missing columns; applying twice changes nothing."""
+    from jobs.cassandra_schema import SchemaConflict, apply_schema
+    from jobs.clients import cassandra_session
+
+    settings = _settings(env)
+    try:
+        with cassandra_session(settings) as session:
+            actions = apply_schema(session, settings)
+    except SchemaConflict as exc:
+        _fail(str(exc))
+    for action in actions or ["schema up to date: nothing to do"]:
+        console.print(action, highlight=False)
 
 
 @run_app.command("smoke")

@@ -55,6 +55,10 @@ class CassandraConf(_Section):
     port: int = Field(9042, ge=1, le=65535)
     keyspace: str = Field("grid", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     replication: dict[str, Any] = {"class": "SimpleStrategy", "replication_factor": 1}
+    raw_ttl_days: int = Field(90, ge=0)
+    compaction_window_unit: Literal["MINUTES", "HOURS", "DAYS"] = "DAYS"
+    compaction_window_size: int = Field(1, ge=1)
+    write_concurrency: int = Field(64, ge=1, le=2048)
     username: str | None = None
     password: SecretStr | None = None
 

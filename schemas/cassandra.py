@@ -1,9 +1,176 @@
-"""CQL for keyspace ``grid``: jobs and tests build their statements from here."""
+"""The Cassandra data model of keyspace ``grid``, as data: tables render their own CQL.
+
+Keeping tables as data (columns, keys, options) rather than CQL text lets `gridlake schema
+apply` migrate as well as create: a column present here but missing in the live table is
+added with ALTER TABLE, so a new nullable column keeps every stored row.
+
+Storage types follow the meters' resolution: energy in kWh with 3 decimals (Wh), voltage
+with 1 decimal, power factor with 3. Cassandra's ``decimal`` keeps them exact; the lake
+narrows them to fixed-precision decimals (schemas/lake.py).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
+
+#: Buckets per day in the ``*_days`` index tables, so one day's keys spread over partitions.
+DAY_BUCKETS = 16
+
+#: The meter channels a reading carries (all nullable: a meter reports what it measures).
+METER_CHANNELS = ("kwh_import", "kwh_export", "kvarh", "voltage_v", "current_a", "power_factor")
+#: The channels of a grid sensor (power-quality monitor on a transformer, feeder or substation).
+SENSOR_CHANNELS = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v", "current_a", "frequency_hz",
+                   "transformer_temp_c")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Cassandra table: its columns in order, its keys and its table options."""
+
+    name: str
+    columns: dict[str, str]
+    partition_key: tuple[str, ...]
+    clustering: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+    time_series: bool = False
+
+    def create_cql(self, keyspace: str, time_series_options: dict[str, str]) -> str:
+        """CREATE TABLE IF NOT EXISTS, with the time-series options where they apply."""
+        columns = ", ".join(f"{name} {cql_type}" for name, cql_type in self.columns.items())
+        partition = ", ".join(self.partition_key)
+        key = f"(({partition}){''.join(', ' + c for c in self.clustering)})"
+        options = {**(time_series_options if self.time_series else {}), **self.options}
+        with_clause = " AND ".join(f"{name} = {value}" for name, value in options.items())
+        cql = f"CREATE TABLE IF NOT EXISTS {keyspace}.{self.name} ({columns}, PRIMARY KEY {key})"
+        return f"{cql} WITH {with_clause}" if with_clause else cql
+
+
+def _decimals(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: "decimal" for name in names}
+
+
+METER_READINGS = Table(
+    name="meter_readings",
+    columns={
+        "meter_id": "text",
+        "day": "date",  # the meter's local calendar date
+        "ts": "timestamp",  # UTC start of the interval
+        "ingest_id": "text",  # deterministic id of the received record: every version is kept
+        "interval_s": "int",
+        **_decimals(METER_CHANNELS),
+        "source": "text",
+        "received_at": "timestamp",
+    },
+    partition_key=("meter_id", "day"),
+    clustering=("ts", "ingest_id"),
+    time_series=True,
+)
+
+METER_DAYS = Table(
+    name="meter_days",
+    columns={"day": "date", "bucket": "int", "meter_id": "text", "received_at": "timestamp"},
+    partition_key=("day", "bucket"),
+    clustering=("meter_id",),
+    time_series=True,
+)
+
+SENSOR_READINGS = Table(
+    name="sensor_readings",
+    columns={
+        "sensor_id": "text",
+        "day": "date",
+        "ts": "timestamp",
+        "ingest_id": "text",
+        "interval_s": "int",
+        **_decimals(SENSOR_CHANNELS),
+        "source": "text",
+        "received_at": "timestamp",
+    },
+    partition_key=("sensor_id", "day"),
+    clustering=("ts", "ingest_id"),
+    time_series=True,
+)
+
+SENSOR_DAYS = Table(
+    name="sensor_days",
+    columns={"day": "date", "bucket": "int", "sensor_id": "text", "received_at": "timestamp"},
+    partition_key=("day", "bucket"),
+    clustering=("sensor_id",),
+    time_series=True,
+)
+
+METERS = Table(
+    name="meters",
+    columns={
+        "meter_id": "text",
+        "meter_class": "text",  # residential | commercial | industrial | prosumer | ev_charging | feeder
+        "tariff": "text",
+        "address": "text",
+        "lat": "double",
+        "lon": "double",
+        "feeder_id": "text",
+        "substation_id": "text",
+        "region": "text",
+        "timezone": "text",
+        "nominal_voltage_v": "decimal",
+        "interval_s": "int",
+        "active_from": "date",
+        "active_to": "date",  # null: still active
+        "source": "text",
+    },
+    partition_key=("meter_id",),
+)
+
+SENSORS = Table(
+    name="sensors",
+    columns={
+        "sensor_id": "text",
+        "sensor_type": "text",  # transformer | feeder | substation
+        "description": "text",
+        "lat": "double",
+        "lon": "double",
+        "feeder_id": "text",
+        "substation_id": "text",
+        "region": "text",
+        "timezone": "text",
+        "nominal_voltage_v": "decimal",
+        "interval_s": "int",
+        "active_from": "date",
+        "active_to": "date",
+        "source": "text",
+    },
+    partition_key=("sensor_id",),
+)
+
+LOAD_REJECTS = Table(
+    name="load_rejects",
+    columns={"source": "text", "file": "text", "line": "int", "reason": "text", "raw": "text",
+             "received_at": "timestamp"},
+    partition_key=("source", "file"),
+    clustering=("line",),
+)
+
+#: Durable copies of the published aggregates (written through or behind the Redis cache).
+METER_DAILY_AGG = Table(
+    name="meter_daily_agg",
+    columns={"meter_id": "text", "day": "date", "version": "text", "figures": "text"},
+    partition_key=("meter_id",),
+    clustering=("day",),
+)
+
+AREA_DAILY_AGG = Table(
+    name="area_daily_agg",
+    columns={"level": "text", "area_id": "text", "day": "date", "version": "text", "figures": "text"},
+    partition_key=("level", "area_id"),
+    clustering=("day",),
+)
+
+TABLES: tuple[Table, ...] = (
+    METER_READINGS, METER_DAYS, SENSOR_READINGS, SENSOR_DAYS, METERS, SENSORS, LOAD_REJECTS,
+    METER_DAILY_AGG, AREA_DAILY_AGG,
+)
 
 STACK_CHECK_TABLE = "stack_check"
 
@@ -12,6 +179,13 @@ def keyspace_cql(keyspace: str, replication: dict[str, Any]) -> str:
     """CREATE KEYSPACE for the configured replication (idempotent)."""
     options = json.dumps(replication).replace('"', "'")
     return f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {options}"
+
+
+def time_series_options(ttl_s: int, window_unit: str, window_size: int) -> dict[str, str]:
+    """TimeWindowCompaction and the raw-data TTL: raw data is kept a bounded window."""
+    compaction = {"class": "TimeWindowCompactionStrategy", "compaction_window_unit": window_unit,
+                  "compaction_window_size": str(window_size)}
+    return {"compaction": json.dumps(compaction).replace('"', "'"), "default_time_to_live": str(ttl_s)}
 
 
 def stack_check_table_cql(keyspace: str) -> str:

@@ -1,0 +1,58 @@
+"""`gridlake schema apply`: create or migrate keyspace ``grid`` from schemas/cassandra.py.
+
+Idempotent: a second apply changes nothing. A table that exists gets the columns it lacks
+(ALTER TABLE ADD, so stored rows stay); a column whose type differs is an error, never a
+silent drop and re-create.
+"""
+
+from __future__ import annotations
+
+from cassandra.cluster import Session
+
+from jobs.config import Settings
+from schemas.cassandra import TABLES, Table, keyspace_cql, time_series_options
+
+
+class SchemaConflict(RuntimeError):
+    """The live schema differs from schemas/ in a way apply will not change by itself."""
+
+
+def _live_columns(session: Session, keyspace: str, table: str) -> dict[str, str]:
+    rows = session.execute(
+        "SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
+        (keyspace, table),
+    )
+    return {row.column_name: row.type for row in rows}
+
+
+def _migrate(session: Session, keyspace: str, table: Table, live: dict[str, str]) -> list[str]:
+    actions = []
+    for column, cql_type in table.columns.items():
+        if column not in live:
+            session.execute(f"ALTER TABLE {keyspace}.{table.name} ADD {column} {cql_type}")
+            actions.append(f"added column {table.name}.{column} {cql_type}")
+        elif live[column] != cql_type:
+            raise SchemaConflict(
+                f"{keyspace}.{table.name}.{column} is {live[column]} in Cassandra but {cql_type} in schemas/; "
+                "change it with a new column, not in place"
+            )
+    return actions
+
+
+def apply_schema(session: Session, settings: Settings) -> list[str]:
+    """Create the keyspace and every table, add missing columns; return what was done."""
+    conf = settings.cassandra
+    keyspace = conf.keyspace
+    series = time_series_options(conf.raw_ttl_days * 86400, conf.compaction_window_unit, conf.compaction_window_size)
+    exists = session.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s",
+                             (keyspace,)).one()
+    actions = [] if exists else [f"created keyspace {keyspace}"]
+    session.execute(keyspace_cql(keyspace, conf.replication))
+    for table in TABLES:
+        live = _live_columns(session, keyspace, table.name)
+        if live:
+            actions += _migrate(session, keyspace, table, live)
+        else:
+            session.execute(table.create_cql(keyspace, series))
+            actions.append(f"created table {keyspace}.{table.name}")
+    return actions
