@@ -48,6 +48,7 @@ def services_up_command(
     es_nodes: Annotated[int | None, typer.Option(help="Elasticsearch nodes in the one JVM.")] = None,
 ) -> None:
     """Start the services (idempotent) and wait until each answers."""
+    from jobs.maven import MavenError
     from jobs.services import ServiceError, local_services, services_status, services_up
 
     settings = _settings(env)
@@ -57,7 +58,7 @@ def services_up_command(
     try:
         with console.status("starting " + ", ".join(s.name for s in services) + " …"):
             ready_after = services_up(services, settings.services.start_timeout_s)
-    except ServiceError as exc:
+    except (ServiceError, MavenError) as exc:
         _fail(str(exc))
     for status in services_status(services):
         console.print(f"[green]up[/] {status.name:<14} {status.address:<22} {status.version or '?':<8} "

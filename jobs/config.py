@@ -40,8 +40,6 @@ class SparkConf(_Section):
     app_name: str = "gridlake"
     driver_memory: str = Field("2g", pattern=r"^\d+[mg]$")
     shuffle_partitions: int = Field(8, ge=1)
-    packages: list[str] = []
-    ivy_dir: str = "~/.ivy2"
     ui_enabled: bool = False
 
 
@@ -91,7 +89,6 @@ class LocalRedisConf(_Section):
 
 class ServicesConf(_Section):
     start_timeout_s: int = Field(180, ge=5)
-    maven_repo: Path | None = None
     cassandra: LocalCassandraConf = LocalCassandraConf()
     elasticsearch: LocalElasticsearchConf = LocalElasticsearchConf()
     redis: LocalRedisConf = LocalRedisConf()
@@ -107,6 +104,7 @@ class Settings(BaseSettings):
     env: str = "local"
     state_dir: Path = Path(".gridlake")
     java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    maven_repo: Path | None = None
     grid: GridConf = GridConf()
     spark: SparkConf = SparkConf()
     lake: LakeConf = LakeConf()

@@ -1,8 +1,9 @@
 """The one SparkSession factory used by every job, notebook and test.
 
 It wires in the spark-cassandra-connector (with its SQL extensions and catalog) and Delta
-Lake (extensions and catalog). Their jars are Maven artifacts that Spark resolves through
-Ivy into the configured cache, so only the first run downloads them.
+Lake (extensions and catalog). Their jars are resolved by Maven from conf/spark/pom.xml into
+the local repository and handed over as ``spark.jars``: only the first session downloads,
+later ones start offline, and the same pom pins the versions for every job and notebook.
 """
 
 from __future__ import annotations
@@ -11,20 +12,35 @@ import os
 
 from pyspark.sql import SparkSession
 
-from jobs.config import Settings
+from jobs.config import PROJECT_ROOT, Settings
 from jobs.java import java_environment
+from jobs.maven import maven_classpath
 
+SPARK_CONF_DIR = PROJECT_ROOT / "conf" / "spark"
+LOG4J_CONF = SPARK_CONF_DIR / "log4j2.properties"
 SQL_EXTENSIONS = (
     "io.delta.sql.DeltaSparkSessionExtension",
     "com.datastax.spark.connector.CassandraSparkExtensions",
 )
 
 
+def spark_conf_is_local(master: str) -> bool:
+    """True for the embedded masters (local, local[N], local[*])."""
+    return master == "local" or master.startswith("local[")
+
+
 def spark_session(settings: Settings, app_name: str | None = None) -> SparkSession:
     """Return the SparkSession for ``settings`` (an existing one is reused by Spark)."""
     # pyspark starts its JVM from JAVA_HOME: pin it before the gateway launches.
-    os.environ.update({k: v for k, v in java_environment(settings).items() if k in ("JAVA_HOME", "PATH")})
+    java_env = java_environment(settings)
+    os.environ.update({k: v for k, v in java_env.items() if k in ("JAVA_HOME", "PATH")})
+    if spark_conf_is_local(settings.spark.master):
+        # A local driver talks only to itself: bind it to loopback.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     state = settings.state_path
+    packages = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["dependency:build-classpath"], properties={},
+                               build_dir=state / "spark" / "classpath", env=java_env,
+                               maven_repo=settings.maven_repo)
     spark = settings.spark
     builder = (
         SparkSession.builder.master(spark.master)
@@ -35,15 +51,19 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .config("spark.sql.session.timeZone", "UTC")
         # Delta rebuilds table state with 50 tasks by default: far too many for small local tables.
         .config("spark.databricks.delta.snapshotPartitions", str(spark.shuffle_partitions))
-        .config("spark.jars.packages", ",".join(spark.packages))
-        .config("spark.jars.ivy", os.path.expanduser(spark.ivy_dir))
+        .config("spark.jars", packages.classpath.replace(":", ","))
         .config("spark.sql.extensions", ",".join(SQL_EXTENSIONS))
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.catalog.cassandra", "com.datastax.spark.connector.datasource.CassandraCatalog")
         .config("spark.cassandra.connection.host", ",".join(settings.cassandra.hosts))
         .config("spark.cassandra.connection.port", str(settings.cassandra.port))
         .config("spark.sql.warehouse.dir", f"{settings.lake_root}/_warehouse")
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={state / 'derby'}")
+        # Jobs report their own progress; Spark's console bars would garble it.
+        .config("spark.ui.showConsoleProgress", "false")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={state / 'derby'} -Dlog4j.configurationFile={LOG4J_CONF.as_uri()}",
+        )
     )
     if settings.cassandra.username:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra.username)

@@ -17,7 +17,7 @@ from jobs.clients import cassandra_cluster
 from jobs.config import PROJECT_ROOT, Settings
 from jobs.java import java_environment
 from jobs.services.base import ServiceStatus
-from jobs.services.maven import maven_classpath
+from jobs.maven import maven_classpath
 from jobs.services.process import ManagedProcess, ensure_port_free_for, port_open, wait_until
 
 CONF_DIR = PROJECT_ROOT / "conf" / "services" / "cassandra"
@@ -90,7 +90,7 @@ class CassandraServer:
             properties={"cassandra.version": self.settings.services.cassandra.version},
             build_dir=self.home / "classpath",
             env=env,
-            maven_repo=self.settings.services.maven_repo,
+            maven_repo=self.settings.maven_repo,
         )
         self.process.start(self._argv(build.classpath), env=env, cwd=self.home)
 

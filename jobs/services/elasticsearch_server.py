@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 from jobs.config import PROJECT_ROOT, Settings
 from jobs.java import java_environment
 from jobs.services.base import ServiceStatus
-from jobs.services.maven import maven_classpath
+from jobs.maven import maven_classpath
 from jobs.services.process import ManagedProcess, ensure_port_free_for, wait_until
 
 CONF_DIR = PROJECT_ROOT / "conf" / "services" / "elasticsearch"
@@ -81,7 +81,7 @@ class ElasticsearchServer:
             properties={},
             build_dir=self.home / "build",
             env=env,
-            maven_repo=self.settings.services.maven_repo,
+            maven_repo=self.settings.maven_repo,
         )
         self.cluster_home.mkdir(parents=True, exist_ok=True)
         classpath = f"{build.output_dir / LAUNCHER_JAR}:{build.classpath}"

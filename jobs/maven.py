@@ -1,6 +1,6 @@
-"""Build a server's Java classpath from a Maven project in conf/services.
+"""Build a Java classpath from a small Maven project in conf/ (servers, Spark's packages).
 
-Maven downloads into the standard local repository (~/.m2, or ``services.maven_repo``) and
+Maven downloads into the standard local repository (~/.m2, or ``maven_repo`` in conf) and
 writes the classpath into the state dir under a name derived from the project's files and
 properties. While that file exists and every jar on it does too, starting the server needs
 neither Maven nor the network; editing the pom or its sources makes a new name, so a stale
@@ -14,7 +14,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.services.process import ServiceError
+
+
+class MavenError(RuntimeError):
+    """Maven could not resolve or build a project; the message carries Maven's first error."""
 
 
 def _fingerprint(project_dir: Path, properties: dict[str, str]) -> str:
@@ -72,5 +75,5 @@ def maven_classpath(
     classpath = _valid_classpath(classpath_file)
     if done.returncode != 0 or classpath is None:
         error = next((line for line in done.stdout.splitlines() if "[ERROR]" in line), done.stdout[-500:])
-        raise ServiceError(f"maven: building {pom} failed: {error.strip() or done.stderr[-500:]}")
+        raise MavenError(f"maven: building {pom} failed: {error.strip() or done.stderr[-500:]}")
     return MavenBuild(classpath, output_dir)
