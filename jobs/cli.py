@@ -17,7 +17,8 @@ app = typer.Typer(help="gridlake: batch analytics and lakehouse for smart electr
 services_app = typer.Typer(help="Start, stop and check the local Cassandra, Elasticsearch and Redis.",
                            no_args_is_help=True)
 run_app = typer.Typer(help="Run one job.", no_args_is_help=True)
-schema_app = typer.Typer(help="Create or migrate the Cassandra keyspace from schemas/.", no_args_is_help=True)
+schema_app = typer.Typer(help="Create or migrate the Cassandra keyspace and search templates from schemas/.",
+                         no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(run_app, name="run")
 app.add_typer(schema_app, name="schema")
@@ -99,9 +100,10 @@ def services_status_command(
 
 @schema_app.command("apply")
 def schema_apply_command(env: EnvOption = None) -> None:
-    """Create the keyspace and tables, add missing columns; applying twice changes nothing."""
+    """Create the keyspace, tables and index templates, add missing columns; twice changes nothing."""
     from jobs.cassandra_schema import SchemaConflict, apply_schema
-    from jobs.clients import cassandra_session
+    from jobs.clients import cassandra_session, elasticsearch_client
+    from jobs.search_templates import apply_index_templates
 
     settings = _settings(env)
     try:
@@ -109,6 +111,7 @@ def schema_apply_command(env: EnvOption = None) -> None:
             actions = apply_schema(session, settings)
     except SchemaConflict as exc:
         _fail(str(exc))
+    actions += apply_index_templates(elasticsearch_client(settings))
     for action in actions or ["schema up to date: nothing to do"]:
         console.print(action, highlight=False)
 

@@ -1,0 +1,56 @@
+"""The Redis key layout the serving API reads, as code (the README documents it for the API).
+
+Every key but the pointer carries the version of the publish that wrote it; the API reads
+``gridlake:live`` (the only key a publish changes atomically, which is all a Redis Cluster
+allows) and then the keys of that version. Hash tags put the keys one read needs in one
+cluster slot: all keys of a meter share ``{meter_id}``, all keys of an area share
+``{level:area_id}``. The version is never the tag, or a whole version would land in one slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "gridlake"
+#: The one key flipped by a publish: it holds the live version.
+POINTER_KEY = f"{PREFIX}:live"
+
+AreaLevel = Literal["feeder", "substation", "region"]
+
+
+@dataclass(frozen=True)
+class KeyFamily:
+    """A family of keys: its pattern, the Redis type stored there, and what it holds."""
+
+    name: str
+    pattern: str
+    redis_type: Literal["hash", "zset", "string"]
+    holds: str
+
+    def key(self, version: str, **parts: str) -> str:
+        return self.pattern.format(prefix=PREFIX, version=version, **parts)
+
+
+METER_DAILY = KeyFamily(
+    "meter_daily", "{prefix}:{version}:meter:{{{meter_id}}}:daily:{date}", "hash",
+    "one meter's figures of one local day (kWh in/out, peak kW and time, load factor, voltage, completeness)",
+)
+METER_HOURLY = KeyFamily(
+    "meter_hourly", "{prefix}:{version}:meter:{{{meter_id}}}:hourly:{date}", "hash",
+    "one meter's kWh per local hour of one day: field = hour 00..23 (22..25 fields on DST days)",
+)
+METER_LATEST = KeyFamily(
+    "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "hash",
+    "the meter's latest published day: same fields as meter_daily plus its date",
+)
+AREA_DAILY = KeyFamily(
+    "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",
+    "a feeder's, substation's or region's totals of one local day",
+)
+AREA_TOP_CONSUMERS = KeyFamily(
+    "area_top_consumers", "{prefix}:{version}:area:{{{level}:{area_id}}}:top:{date}", "zset",
+    "meters of a feeder or region by kWh imported that day: member = meter id, score = kWh",
+)
+
+KEY_FAMILIES: tuple[KeyFamily, ...] = (METER_DAILY, METER_HOURLY, METER_LATEST, AREA_DAILY, AREA_TOP_CONSUMERS)

@@ -1,0 +1,25 @@
+"""Elasticsearch index templates and aliases: templates are JSON files beside this module.
+
+Each alias (``meters``, ``readings-daily``) points at versioned indices that a build
+creates and then swaps in. Mappings are ``strict`` so a document with an unknown field
+fails loudly instead of growing the mapping. Analysis uses the ``standard`` analyzer only:
+it exists on every Elasticsearch, the local one included (see conf/services/elasticsearch).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_DIR = Path(__file__).parent / "elasticsearch"
+
+#: alias -> index template name (also the template file's stem)
+ALIASES = {"meters": "meters", "readings-daily": "readings-daily"}
+
+
+@cache
+def index_template(name: str) -> dict[str, Any]:
+    """The composable index template ``name`` as the _index_template API takes it."""
+    return json.loads((TEMPLATE_DIR / f"{name}.json").read_text())

@@ -1,0 +1,67 @@
+"""schemas/ is the single source of truth: its renderings agree with each other and with the engines."""
+
+import pyarrow as pa
+import pytest
+from pyspark.sql import types as T
+from redis.crc import key_slot
+
+from schemas import cache_keys, lake, search
+from schemas.cassandra import METER_READINGS, TABLES, time_series_options
+
+
+@pytest.mark.parametrize("table", [lake.BRONZE_METER_READINGS, lake.BRONZE_SENSOR_READINGS], ids=lambda t: t.path)
+def test_spark_and_arrow_schemas_name_the_same_columns_and_precision(table: lake.LakeTable) -> None:
+    spark_fields = table.spark_schema().fields
+    arrow_fields = list(table.arrow_schema())
+    assert [f.name for f in spark_fields] == [f.name for f in arrow_fields] == table.names
+    for spark_field, arrow_field in zip(spark_fields, arrow_fields, strict=True):
+        assert spark_field.nullable == arrow_field.nullable
+        if isinstance(spark_field.dataType, T.DecimalType):
+            assert (spark_field.dataType.precision, spark_field.dataType.scale) == (
+                arrow_field.type.precision, arrow_field.type.scale)
+
+
+def test_bronze_meter_readings_carry_every_cassandra_column() -> None:
+    cassandra_columns = set(METER_READINGS.columns) - {"day"} | {lake.PARTITION_COLUMN}
+    assert cassandra_columns == set(lake.BRONZE_METER_READINGS.names)
+
+
+def test_energy_is_stored_at_watt_hour_resolution() -> None:
+    kwh = {c.name: c.arrow_type() for c in lake.BRONZE_METER_READINGS.columns}["kwh_import"]
+    assert kwh == pa.decimal128(10, 3)
+
+
+def test_meter_readings_cql_keeps_every_received_version() -> None:
+    cql = METER_READINGS.create_cql("grid", time_series_options(86400, "DAYS", 1))
+    assert "PRIMARY KEY ((meter_id, day), ts, ingest_id)" in cql
+    assert "'class': 'TimeWindowCompactionStrategy'" in cql and "default_time_to_live = 86400" in cql
+
+
+def test_every_table_has_its_key_columns() -> None:
+    for table in TABLES:
+        assert set(table.partition_key + table.clustering) <= set(table.columns), table.name
+
+
+def test_keys_of_one_meter_share_a_slot_and_meters_spread_over_slots() -> None:
+    version = "20241015T0200"
+    one_meter = {key_slot(family.key(version, meter_id="M-00042", date="2024-10-15").encode())
+                 for family in (cache_keys.METER_DAILY, cache_keys.METER_HOURLY, cache_keys.METER_LATEST)}
+    many_meters = {key_slot(cache_keys.METER_DAILY.key(version, meter_id=f"M-{n:05d}", date="2024-10-15").encode())
+                   for n in range(200)}
+    assert len(one_meter) == 1
+    assert len(many_meters) > 150
+
+
+def test_area_keys_are_tagged_by_area_not_version() -> None:
+    daily = cache_keys.AREA_DAILY.key("v1", level="feeder", area_id="F-12", date="2024-10-15")
+    top = cache_keys.AREA_TOP_CONSUMERS.key("v2", level="feeder", area_id="F-12", date="2024-10-15")
+    assert daily == "gridlake:v1:area:{feeder:F-12}:daily:2024-10-15"
+    assert key_slot(daily.encode()) == key_slot(top.encode()) == key_slot(b"feeder:F-12")
+
+
+@pytest.mark.parametrize("alias", sorted(search.ALIASES))
+def test_search_templates_are_strict_and_geo_mapped(alias: str) -> None:
+    template = search.index_template(search.ALIASES[alias])
+    mappings = template["template"]["mappings"]
+    assert mappings["dynamic"] == "strict"
+    assert mappings["properties"]["location"] == {"type": "geo_point"}
