@@ -58,6 +58,8 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .config("spark.cassandra.connection.host", ",".join(settings.cassandra.hosts))
         .config("spark.cassandra.connection.port", str(settings.cassandra.port))
         .config("spark.sql.warehouse.dir", f"{settings.lake_root}/_warehouse")
+        .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.sql.orc.compression.codec", "zstd")
         # Jobs report their own progress; Spark's console bars would garble it.
         .config("spark.ui.showConsoleProgress", "false")
         .config(
