@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,43 @@ class _Section(BaseModel):
 
 
 class GridConf(_Section):
+    """The grid the synthetic generator builds (`gridlake seed`) and its electrical constants."""
+
     timezone: str = "Europe/Tirane"
+    centre_lat: float = Field(41.3275, ge=-90, le=90)
+    centre_lon: float = Field(19.8187, ge=-180, le=180)
+    nominal_voltage_v: float = Field(230.0, gt=0)
+    frequency_hz: float = Field(50.0, gt=0)
+    meter_interval_s: int = Field(900, ge=60)
+    sensor_interval_s: int = Field(600, ge=60)
+    street_spacing_m: float = Field(110.0, gt=0)
+    meters_per_transformer: int = Field(40, ge=1)
+    transformers_per_feeder: int = Field(6, ge=1)
+    feeders_per_substation: int = Field(4, ge=1)
+    substations_per_region: int = Field(2, ge=1)
+    #: Share of catalogue meters installed, or removed, inside the generated range.
+    meter_churn: float = Field(0.04, ge=0, le=0.5)
+    #: Share of feeder-days with a voltage sag or swell (a real grid event, not a meter fault).
+    sag_swell_rate: float = Field(0.08, ge=0, le=1)
+    #: How long after its interval a late-arriving reading is received.
+    late_after_days: int = Field(3, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("meter_interval_s", "sensor_interval_s")
+    @classmethod
+    def _whole_hour_divisor(cls, value: int) -> int:
+        # A DST change moves the clock by an hour: only then are both DST days whole intervals.
+        if 3600 % value:
+            raise ValueError("must divide an hour (3600 s) exactly")
+        return value
 
 
 class SparkConf(_Section):
@@ -46,6 +83,8 @@ class SparkConf(_Section):
 class LakeConf(_Section):
     root: str = "lake"
     format: LakeFormat = "delta"
+    target_file_mb: float = Field(128, gt=0)
+    bytes_per_reading: float = Field(8.0, gt=0)
 
 
 class CassandraConf(_Section):
