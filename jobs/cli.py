@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -114,6 +115,36 @@ def schema_apply_command(env: EnvOption = None) -> None:
     actions += apply_index_templates(elasticsearch_client(settings))
     for action in actions or ["schema up to date: nothing to do"]:
         console.print(action, highlight=False)
+
+
+@app.command("load-real")
+def load_real_command(
+    dataset: Annotated[str, typer.Argument(help="sgsc, tetouan or steel (see ../shared/data/README.md).")],
+    path: Annotated[Path | None, typer.Option("--path", help="Another file with the dataset's columns "
+                                                            "(gzip or plain CSV).")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="The file's clock: an IANA zone or an offset like +10:00 "
+                                                        "(default: the dataset's).")] = None,
+    env: EnvOption = None,
+) -> None:
+    """Load one real measured dataset into meter_readings, meters and load_rejects."""
+    from rich.progress import Progress
+
+    from jobs import load_real_data
+    from jobs.sources.common import BadInputError
+
+    settings = _settings(env)
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"loading {dataset}", total=None)
+            summary = load_real_data.main(
+                settings, dataset, path=path, tz=tz,
+                on_progress=lambda written, total: progress.update(task, advance=written, total=total))
+    except BadInputError as exc:
+        _fail(str(exc), code=2)
+    rejects = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.rejects.items())) or "none"
+    console.print(f"loaded {summary.rows_loaded:,} of {summary.rows_read:,} readings of {summary.meters} meters "
+                  f"from {summary.file} in {summary.seconds:.1f} s ({summary.rows_per_s:,.0f} rows/s); "
+                  f"rejects: {rejects}", highlight=False)
 
 
 @run_app.command("smoke")

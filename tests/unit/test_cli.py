@@ -17,3 +17,9 @@ def test_unknown_environment_is_named() -> None:
     result = CliRunner().invoke(app, ["run", "smoke", "--env", "staging"])
     assert result.exit_code == 2
     assert "'staging'" in result.stderr
+
+
+def test_unknown_dataset_is_named() -> None:
+    result = CliRunner().invoke(app, ["load-real", "solar", "--env", "test"])
+    assert result.exit_code == 2
+    assert "unknown dataset 'solar'" in result.stderr
