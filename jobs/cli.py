@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -29,6 +30,8 @@ errors = Console(stderr=True)
 
 EnvOption = Annotated[str | None, typer.Option("--env", help="Configuration environment (conf/<env>.yaml).")]
 ClusterOption = Annotated[bool, typer.Option("--redis-cluster", help="Include the 3-master Redis Cluster.")]
+DateOption = Annotated[str, typer.Option("--date", help="Local date of the grid, YYYY-MM-DD (first of a range).")]
+EndOption = Annotated[str | None, typer.Option("--end", help="Last local date of a range, YYYY-MM-DD.")]
 
 
 def _settings(env: str | None) -> Settings:
@@ -36,6 +39,15 @@ def _settings(env: str | None) -> Settings:
         return load_settings(env)
     except ConfigError as exc:
         _fail(str(exc), code=2)
+
+
+def _dates(start: str, end: str | None) -> list[date]:
+    from jobs.dates import date_range
+
+    try:
+        return date_range(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+    except ValueError as exc:
+        _fail(f"--date/--end: {exc}", code=2)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -145,6 +157,57 @@ def load_real_command(
     console.print(f"loaded {summary.rows_loaded:,} of {summary.rows_read:,} readings of {summary.meters} meters "
                   f"from {summary.file} in {summary.seconds:.1f} s ({summary.rows_per_s:,.0f} rows/s); "
                   f"rejects: {rejects}", highlight=False)
+
+
+@run_app.command("extract")
+def run_extract_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Extract meter and sensor readings of a local date (or range) from Cassandra into bronze."""
+    from jobs import extract_readings
+    from jobs.spark import spark_session
+
+    settings = _settings(env)
+    days = _dates(date_, end)
+    spark = spark_session(settings, app_name="gridlake-extract")
+    for day in days:
+        for record in _or_fail(lambda d=day: extract_readings.main(settings, d, spark)):
+            console.print(f"{record.date} {record.table}: {record.rows_written:,} rows, {record.files} files, "
+                          f"{record.bytes:,} bytes in {record.seconds:.1f} s", highlight=False)
+
+
+@app.command("compact")
+def compact_command(
+    date_: DateOption,
+    end: EndOption = None,
+    run_vacuum: Annotated[bool, typer.Option("--vacuum", help="Then VACUUM Delta tables (retention from conf).")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Rewrite a date's small bronze files into right-sized ones; report files and bytes before and after."""
+    from jobs import compact_partitions
+    from jobs.spark import spark_session
+
+    settings = _settings(env)
+    days = _dates(date_, end)
+    spark = spark_session(settings, app_name="gridlake-compact")
+    for day in days:
+        for report in _or_fail(lambda d=day: compact_partitions.main(settings, d, spark)):
+            console.print(f"{report.date} {report.table}: {report.before.files} files / {report.before.bytes:,} bytes"
+                          f" -> {report.after.files} files / {report.after.bytes:,} bytes ({report.rows:,} rows)",
+                          highlight=False)
+    if run_vacuum:
+        for table in _or_fail(lambda: compact_partitions.vacuum(spark, settings)):
+            console.print(f"vacuumed {table}")
+
+
+def _or_fail(step):  # noqa: ANN001, ANN202 - a thunk and whatever it returns
+    """Run a job step; turn the errors a user can act on into one line and exit 1."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        return step()
+    except Py4JJavaError as exc:
+        _fail(str(exc.java_exception).splitlines()[0])
+    except RuntimeError as exc:
+        _fail(str(exc))
 
 
 @run_app.command("smoke")

@@ -85,6 +85,7 @@ class LakeConf(_Section):
     format: LakeFormat = "delta"
     target_file_mb: float = Field(128, gt=0)
     bytes_per_reading: float = Field(8.0, gt=0)
+    vacuum_retention_hours: int = Field(168, ge=168)
 
 
 class CassandraConf(_Section):

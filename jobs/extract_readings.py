@@ -21,6 +21,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.clients import cassandra_session
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, append_run
@@ -123,7 +124,33 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
     return record
 
 
+def require_cassandra(settings: Settings) -> None:
+    """Fail fast, in one line, when Cassandra does not answer: before Spark touches the lake."""
+    conf = settings.cassandra
+    try:
+        with cassandra_session(settings, timeout_s=10) as session:
+            session.execute("SELECT release_version FROM system.local")
+    except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; all mean "unreachable"
+        raise ExtractError(f"Cassandra at {','.join(conf.hosts)}:{conf.port} does not answer "
+                           f"({type(exc).__name__}); nothing was extracted") from None
+
+
 def main(settings: Settings, run_date: date, spark: SparkSession | None = None) -> list[RunRecord]:
     """Extract ``run_date`` for every feed (meters, then sensors)."""
+    require_cassandra(settings)
     spark = spark or spark_session(settings, app_name=f"gridlake-extract-{run_date}")
     return [extract_feed(spark, settings, feed, run_date) for feed in FEEDS]
+
+
+if __name__ == "__main__":
+    # The spark-submit entry point: spark-submit jobs/extract_readings.py --date 2024-10-15
+    import argparse
+
+    from jobs.config import load_settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--date", type=date.fromisoformat, required=True, help="local date, YYYY-MM-DD")
+    parser.add_argument("--env", default=None, help="configuration environment (conf/<env>.yaml)")
+    arguments = parser.parse_args()
+    for done in main(load_settings(arguments.env), arguments.date):
+        print(done.log_line())

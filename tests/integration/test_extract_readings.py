@@ -1,13 +1,14 @@
 """Extract reads exactly one date's partitions from Cassandra and replaces its bronze partition."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import extract_readings
+from jobs import compact_partitions, extract_readings
 from jobs.cassandra_schema import apply_schema
 from jobs.cassandra_writer import write_readings
 from jobs.clients import cassandra_session
@@ -15,7 +16,7 @@ from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RUNS_PATH
 from schemas.cassandra import METER_DAYS, METER_READINGS
-from schemas.lake import BRONZE_METER_READINGS
+from schemas.lake import BRONZE_METER_READINGS, Column
 
 KEYSPACE = "grid_extract_test"
 DAY = date(2024, 10, 15)
@@ -93,3 +94,55 @@ def test_late_rows_appear_after_a_rerun(lake_settings: Settings, spark: SparkSes
         write_readings(session, KEYSPACE, METER_READINGS, METER_DAYS, meter_rows("m-4", late_day, 4, source="late"))
     rerun = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, late_day)
     assert rerun.rows_written == 3 * 96 + 4
+
+
+def test_compaction_reduces_files_and_keeps_content(lake_settings: Settings, spark: SparkSession) -> None:
+    feed = extract_readings.METER_FEED
+    extract_readings.extract_feed(spark, lake_settings, feed, DAY)
+    table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
+    before = sorted(tuple(r) for r in table.read_partition(DAY, BRONZE_METER_READINGS.spark_schema()).collect())
+
+    bigger_files = lake_settings.model_copy(deep=True)
+    bigger_files.lake.target_file_mb = 1
+    report = compact_partitions.compact_feed(spark, bigger_files, feed, DAY)
+    after = sorted(tuple(r) for r in table.read_partition(DAY, BRONZE_METER_READINGS.spark_schema()).collect())
+
+    assert report.before.files > 1
+    assert report.after.files == 1
+    assert after == before
+
+
+def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, spark: SparkSession) -> None:
+    old_day, new_day = DAY - timedelta(days=1), DAY
+    extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, old_day)
+    with cassandra_session(lake_settings) as session:
+        session.execute(f"ALTER TABLE {KEYSPACE}.meter_readings ADD phase text")
+        session.execute(f"UPDATE {KEYSPACE}.meter_readings SET phase = 'L2' WHERE meter_id = 'm-1' "
+                        f"AND day = '{new_day}' AND ts = '{new_day}T00:00:00Z' AND ingest_id = 'test:0'")
+    # This long-lived test session cached the table's metadata before the ALTER (a job run
+    # after `schema apply` starts fresh): drop the connector's cached sessions.
+    spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
+    try:
+        widened = replace(extract_readings.METER_FEED, bronze=replace(
+            BRONZE_METER_READINGS, columns=(*BRONZE_METER_READINGS.columns, Column("phase", "string"))))
+        extract_readings.extract_feed(spark, lake_settings, widened, new_day)
+        table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
+        phases = {(r.date, r.phase) for r in table.read(widened.bronze.spark_schema()).select("date", "phase").collect()}
+    finally:
+        with cassandra_session(lake_settings) as session:
+            session.execute(f"ALTER TABLE {KEYSPACE}.meter_readings DROP phase")
+    assert phases == {(old_day, None), (new_day, None), (new_day, "L2")}
+
+
+def test_a_day_without_data_succeeds_with_zero_rows(lake_settings: Settings, spark: SparkSession) -> None:
+    record = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, date(2020, 1, 1))
+    assert (record.status, record.rows_read, record.rows_written) == ("ok", 0, 0)
+
+
+def test_missing_cassandra_fails_clearly_and_writes_nothing(stored: Settings, tmp_path) -> None:
+    unreachable = stored.model_copy(deep=True)
+    unreachable.cassandra.port = 1  # nothing listens on port 1
+    unreachable.lake.root = str(tmp_path / "lake")
+    with pytest.raises(extract_readings.ExtractError, match=r"Cassandra at 127\.0\.0\.1:1 does not answer"):
+        extract_readings.main(unreachable, DAY)
+    assert not (tmp_path / "lake").exists()
