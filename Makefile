@@ -49,6 +49,10 @@ demo: services
 test: setup
 	$(BIN)/pytest
 
+# Benchmarks print rates beside this machine's own limits, measured in the same run.
+bench: services
+	@for bench in tests/bench/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
 down:
 	-$(GRIDLAKE) services down
 

@@ -167,9 +167,32 @@ AREA_DAILY_AGG = Table(
     clustering=("day",),
 )
 
+#: Ground truth of the synthetic grid: one row per (device, interval, fault kind) the generator
+#: injected, so VEE can be graded. The format and the fault kinds are documented in
+#: schemas/ground_truth.py.
+FAULT_LABELS = Table(
+    name="fault_labels",
+    columns={
+        "day": "date",  # the partition (local day) the faulty row is in, or would be in
+        "device_id": "text",
+        "ts": "timestamp",  # UTC interval start, as written (or as missing)
+        "fault_kind": "text",
+        "device_type": "text",  # meter | sensor
+        "channel": "text",  # the channel the fault is on; null: the whole reading
+        "expected_value": "decimal",  # the true value of that channel, where one exists
+        "written_value": "decimal",  # the value the faulty row carries
+        "ingest_id": "text",  # the faulty row's ingest_id; null: no row was written
+        "received_at": "timestamp",
+        "held_back": "boolean",  # true: written only by `gridlake seed --late-rows only`
+        "seed": "int",
+    },
+    partition_key=("day",),
+    clustering=("device_id", "ts", "fault_kind"),
+)
+
 TABLES: tuple[Table, ...] = (
     METER_READINGS, METER_DAYS, SENSOR_READINGS, SENSOR_DAYS, METERS, SENSORS, LOAD_REJECTS,
-    METER_DAILY_AGG, AREA_DAILY_AGG,
+    METER_DAILY_AGG, AREA_DAILY_AGG, FAULT_LABELS,
 )
 
 STACK_CHECK_TABLE = "stack_check"

@@ -1,0 +1,120 @@
+"""Benchmark of the extract: Cassandra -> bronze, beside this machine's own limits.
+
+Measured in one run, on the standard set (10,000 meters x 2 days at 15 minutes, seeded):
+- extract rate: readings/s of one day end to end (Cassandra read, layout, lake write, checks);
+- lake write rate of the same rows already in memory, and pyarrow writing the very same
+  rows with the same compression (ZSTD) to one Parquet file: their ratio is the figure that
+  holds across machines;
+- bytes per reading on disk, files per partition, and what raw CSV of the rows takes;
+- scan independence: the same day extracted with 1 and with 14 days stored (ratio of times;
+  the extract must not scan the table, so the goal is < 1.3).
+
+    .venv/bin/python tests/bench/bench_extract.py [--meters 10000] [--days 2] [--scan-meters 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from jobs import extract_readings, seed_grid
+from jobs.cassandra_schema import apply_schema
+from jobs.clients import cassandra_session
+from jobs.config import Settings, load_settings
+from jobs.lake import LakeTableRef
+from jobs.spark import spark_session
+from schemas.lake import BRONZE_METER_READINGS
+
+START = date(2024, 5, 6)
+
+
+def seeded(base: Settings, keyspace: str, meters: int, days: int, lake: Path) -> Settings:
+    settings = base.model_copy(deep=True)
+    settings.cassandra.keyspace = keyspace
+    settings.lake.root = str(lake)
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        apply_schema(session, settings)
+    started = time.perf_counter()
+    summary = seed_grid.main(settings, meters, days, START, seed=7, fault_rate=0.0, late_rows="include")
+    print(f"seeded {keyspace}: {summary.rows_written:,} rows in {time.perf_counter() - started:.0f} s")
+    return settings
+
+
+def drop(settings: Settings) -> None:
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}")
+
+
+def timed_extract(spark, settings: Settings, day: date):  # noqa: ANN001, ANN201
+    started = time.perf_counter()
+    record = extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
+    return record, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--scan-meters", type=int, default=1_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    base = load_settings("local")
+    spark = spark_session(base, app_name="gridlake-bench-extract")
+    day = START + timedelta(days=args.days - 1)
+
+    with tempfile.TemporaryDirectory(prefix="gridlake-bench-") as scratch:
+        work = Path(scratch)
+        standard = seeded(base, "grid_bench_extract", args.meters, args.days, work / "lake")
+        record, seconds = timed_extract(spark, standard, day)
+        extract_rate = record.rows_written / seconds
+
+        table = LakeTableRef(spark, standard.lake_root, BRONZE_METER_READINGS.path, standard.lake.format)
+        in_memory = table.read_partition(day, BRONZE_METER_READINGS.spark_schema()).cache()
+        rows = in_memory.count()
+        rewrite = LakeTableRef(spark, str(work / "rewrite"), BRONZE_METER_READINGS.path, standard.lake.format)
+        started = time.perf_counter()
+        files = extract_readings.file_count(rows, standard.lake.bytes_per_reading, standard.lake.target_file_mb * 2**20)
+        rewrite.replace_partition(extract_readings.lay_out(in_memory, "meter_id", files), day)
+        lake_write_rate = rows / (time.perf_counter() - started)
+
+        arrow = pa.Table.from_batches(in_memory.drop("date")._collect_as_arrow())
+        arrow = arrow.sort_by([("meter_id", "ascending"), ("ts", "ascending")])
+        started = time.perf_counter()
+        pq.write_table(arrow, work / "pyarrow.parquet", compression="zstd")
+        arrow_rate = rows / (time.perf_counter() - started)
+        pa_csv.write_csv(arrow, work / "raw.csv")
+        csv_bytes = (work / "raw.csv").stat().st_size
+        arrow_bytes = (work / "pyarrow.parquet").stat().st_size
+        in_memory.unpersist()
+        drop(standard)
+
+        one_day = seeded(base, "grid_bench_scan_1", args.scan_meters, 1, work / "scan1")
+        _, one_day_seconds = timed_extract(spark, one_day, START)
+        drop(one_day)
+        fourteen = seeded(base, "grid_bench_scan_14", args.scan_meters, 14, work / "scan14")
+        _, fourteen_seconds = timed_extract(spark, fourteen, START)
+        drop(fourteen)
+
+    print(f"\nstandard set: {args.meters:,} meters x {args.days} days, format {base.lake.format}, ZSTD")
+    print(f"extract (Cassandra -> bronze, one day): {record.rows_written:,} readings in {seconds:.1f} s "
+          f"= {extract_rate:,.0f} readings/s")
+    print(f"lake write of the same rows in memory:  {lake_write_rate:,.0f} readings/s")
+    print(f"pyarrow write, same rows, ZSTD:          {arrow_rate:,.0f} readings/s")
+    print(f"ratio lake write / pyarrow:              {lake_write_rate / arrow_rate:.2f}")
+    print(f"on disk: {record.bytes / record.rows_written:.2f} bytes/reading in {record.files} file(s) per partition "
+          f"(pyarrow one file: {arrow_bytes / rows:.2f}; raw CSV: {csv_bytes / rows:.1f} bytes/reading)")
+    print(f"scan independence ({args.scan_meters:,} meters): one day with 1 day stored {one_day_seconds:.1f} s, "
+          f"with 14 days stored {fourteen_seconds:.1f} s, ratio {fourteen_seconds / one_day_seconds:.2f} (goal < 1.3)")
+
+
+if __name__ == "__main__":
+    main()
