@@ -43,8 +43,16 @@ $(VENV)/.installed: pyproject.toml
 services: setup
 	$(GRIDLAKE) services up --redis-cluster
 
+# The embedded local default: a small synthetic grid around Tirana over the October DST
+# change, one real dataset, then the pipeline as far as it exists.
+DEMO_START := 2024-10-26
+DEMO_END := 2024-10-28
 demo: services
 	$(GRIDLAKE) run smoke
+	$(GRIDLAKE) schema apply
+	$(GRIDLAKE) seed --meters 200 --days 3 --start $(DEMO_START)
+	$(GRIDLAKE) load-real steel
+	$(GRIDLAKE) run extract --date $(DEMO_START) --end $(DEMO_END)
 
 test: setup
 	$(BIN)/pytest
