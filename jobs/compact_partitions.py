@@ -9,7 +9,6 @@ the content is unchanged: the rows are counted before and after.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +18,7 @@ from pyspark.sql import SparkSession
 from jobs.config import Settings
 from jobs.extract_readings import FEEDS, ReadingsFeed, file_count, lay_out
 from jobs.lake import LakeTableRef, PartitionFiles
-from jobs.run_log import RunRecord, append_run
+from jobs.run_log import recorded_run
 from jobs.spark import spark_session
 
 log = logging.getLogger(__name__)
@@ -44,12 +43,9 @@ def compact_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
     """Compact one table's partition of ``day`` and log the run in ``_runs``."""
     table = LakeTableRef(spark, settings.lake_root, feed.bronze.path, settings.lake.format)
     schema = feed.bronze.spark_schema()
-    record = RunRecord(stage=STAGE, table=feed.bronze.path, date=day)
-    started = time.monotonic()
-    try:
+    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, feed.bronze.path, day) as record:
         before = table.partition_files(day)
-        rows = table.read_partition(day, schema).count()
-        record.rows_read = rows
+        record.rows_read = table.read_partition(day, schema).count()
         if before.files > 1:
             target_bytes = int(settings.lake.target_file_mb * 2**20)
             if settings.lake.format == "delta":
@@ -57,23 +53,15 @@ def compact_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
                 (DeltaTable.forPath(spark, table.location).optimize()
                  .where(f"date = '{day.isoformat()}'").executeZOrderBy(feed.device_column))
             else:
-                files = file_count(rows, settings.lake.bytes_per_reading, target_bytes)
-                rewritten = lay_out(table.read_partition(day, schema), feed.device_column, files)
-                table.replace_partition(rewritten, day)
+                files = file_count(record.rows_read, settings.lake.bytes_per_reading, target_bytes)
+                table.replace_partition(lay_out(table.read_partition(day, schema), feed.device_column, files), day)
         after = table.partition_files(day)
         record.rows_written = table.read_partition(day, schema).count()
         record.files, record.bytes = after.files, after.bytes
-        if record.rows_written != rows:
-            raise CompactionError(f"{feed.bronze.path} date={day}: {rows} rows before compaction, "
+        if record.rows_written != record.rows_read:
+            raise CompactionError(f"{feed.bronze.path} date={day}: {record.rows_read} rows before compaction, "
                                   f"{record.rows_written} after")
-        record.status = "ok"
-    except Exception as exc:
-        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        record.seconds = round(time.monotonic() - started, 3)
-        append_run(spark, settings.lake_root, settings.lake.format, record)
-    return CompactionReport(feed.bronze.path, day, before, after, rows)
+    return CompactionReport(feed.bronze.path, day, before, after, record.rows_read)
 
 
 def vacuum(spark: SparkSession, settings: Settings) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,7 +23,7 @@ from pyspark.sql import functions as F
 from jobs.clients import cassandra_session
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
-from jobs.run_log import RunRecord, append_run
+from jobs.run_log import RunRecord, recorded_run
 from jobs.spark import spark_session
 from schemas.cassandra import DAY_BUCKETS, METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS, Table
 from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, PARTITION_COLUMN, LakeTable
@@ -99,28 +98,22 @@ def lay_out(frame: DataFrame, device_column: str, files: int) -> DataFrame:
 
 def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, day: date) -> RunRecord:
     """Replace ``day``'s bronze partition of one feed; check rows read == rows written."""
-    record = RunRecord(stage=STAGE, table=feed.bronze.path, date=day)
-    started = time.monotonic()
     target = LakeTableRef(spark, settings.lake_root, feed.bronze.path, settings.lake.format)
-    bronze = to_bronze(read_day(spark, settings.cassandra.keyspace, feed, day), feed.bronze).persist()
-    try:
-        record.rows_read = bronze.count()
-        files = file_count(record.rows_read, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20)
-        target.replace_partition(lay_out(bronze, feed.device_column, files), day)
+    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, feed.bronze.path, day) as record:
+        bronze = to_bronze(read_day(spark, settings.cassandra.keyspace, feed, day), feed.bronze).persist()
+        try:
+            record.rows_read = bronze.count()
+            files = file_count(record.rows_read, settings.lake.bytes_per_reading,
+                               settings.lake.target_file_mb * 2**20)
+            target.replace_partition(lay_out(bronze, feed.device_column, files), day)
+        finally:
+            bronze.unpersist()
         record.rows_written = target.read_partition(day, feed.bronze.spark_schema()).count()
         on_disk = target.partition_files(day)
         record.files, record.bytes = on_disk.files, on_disk.bytes
         if record.rows_written != record.rows_read:
             raise ExtractError(f"{feed.bronze.path} date={day}: read {record.rows_read} rows from Cassandra "
                                f"but the lake partition holds {record.rows_written}")
-        record.status = "ok"
-    except Exception as exc:
-        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        bronze.unpersist()
-        record.seconds = round(time.monotonic() - started, 3)
-        append_run(spark, settings.lake_root, settings.lake.format, record)
     return record
 
 

@@ -7,7 +7,10 @@ how many rows it read and wrote, what it left on disk, how long it took, and how
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 
@@ -63,3 +66,21 @@ def append_run(spark: SparkSession, lake_root: str, table_format: str, record: R
     frame = spark.createDataFrame([row], RUNS_SCHEMA)
     frame.write.format(table_format).mode("append").save(f"{lake_root.rstrip('/')}/{RUNS_PATH}")
     log.info(record.log_line())
+
+
+@contextmanager
+def recorded_run(spark: SparkSession, lake_root: str, table_format: str, stage: str, table: str,
+                 day: date) -> Iterator[RunRecord]:
+    """Time the block, mark the record ok or failed (with the error), and append it to `_runs`,
+    whatever happens; the block's exception still propagates."""
+    record = RunRecord(stage=stage, table=table, date=day)
+    started = time.monotonic()
+    try:
+        yield record
+        record.status = "ok"
+    except Exception as exc:
+        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        record.seconds = round(time.monotonic() - started, 3)
+        append_run(spark, lake_root, table_format, record)

@@ -47,59 +47,41 @@ class Table:
         return f"{cql} WITH {with_clause}" if with_clause else cql
 
 
-def _decimals(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: "decimal" for name in names}
+def readings_table(name: str, device_column: str, channels: tuple[str, ...]) -> Table:
+    """A readings table keyed by (device, local day), keeping every received version."""
+    return Table(
+        name=name,
+        columns={
+            device_column: "text",
+            "day": "date",  # the device's local calendar date
+            "ts": "timestamp",  # UTC start of the interval
+            "ingest_id": "text",  # deterministic id of the received record: every version is kept
+            "interval_s": "int",
+            **{channel: "decimal" for channel in channels},
+            "source": "text",
+            "received_at": "timestamp",
+        },
+        partition_key=(device_column, "day"),
+        clustering=("ts", "ingest_id"),
+        time_series=True,
+    )
 
 
-METER_READINGS = Table(
-    name="meter_readings",
-    columns={
-        "meter_id": "text",
-        "day": "date",  # the meter's local calendar date
-        "ts": "timestamp",  # UTC start of the interval
-        "ingest_id": "text",  # deterministic id of the received record: every version is kept
-        "interval_s": "int",
-        **_decimals(METER_CHANNELS),
-        "source": "text",
-        "received_at": "timestamp",
-    },
-    partition_key=("meter_id", "day"),
-    clustering=("ts", "ingest_id"),
-    time_series=True,
-)
+def days_table(name: str, device_column: str) -> Table:
+    """The index of which devices have readings on a local day, spread over DAY_BUCKETS."""
+    return Table(
+        name=name,
+        columns={"day": "date", "bucket": "int", device_column: "text", "received_at": "timestamp"},
+        partition_key=("day", "bucket"),
+        clustering=(device_column,),
+        time_series=True,
+    )
 
-METER_DAYS = Table(
-    name="meter_days",
-    columns={"day": "date", "bucket": "int", "meter_id": "text", "received_at": "timestamp"},
-    partition_key=("day", "bucket"),
-    clustering=("meter_id",),
-    time_series=True,
-)
 
-SENSOR_READINGS = Table(
-    name="sensor_readings",
-    columns={
-        "sensor_id": "text",
-        "day": "date",
-        "ts": "timestamp",
-        "ingest_id": "text",
-        "interval_s": "int",
-        **_decimals(SENSOR_CHANNELS),
-        "source": "text",
-        "received_at": "timestamp",
-    },
-    partition_key=("sensor_id", "day"),
-    clustering=("ts", "ingest_id"),
-    time_series=True,
-)
-
-SENSOR_DAYS = Table(
-    name="sensor_days",
-    columns={"day": "date", "bucket": "int", "sensor_id": "text", "received_at": "timestamp"},
-    partition_key=("day", "bucket"),
-    clustering=("sensor_id",),
-    time_series=True,
-)
+METER_READINGS = readings_table("meter_readings", "meter_id", METER_CHANNELS)
+METER_DAYS = days_table("meter_days", "meter_id")
+SENSOR_READINGS = readings_table("sensor_readings", "sensor_id", SENSOR_CHANNELS)
+SENSOR_DAYS = days_table("sensor_days", "sensor_id")
 
 METERS = Table(
     name="meters",

@@ -63,40 +63,59 @@ KWH = "decimal(10,3)"
 VOLTS = "decimal(5,1)"
 AMPS = "decimal(8,2)"
 
-BRONZE_METER_READINGS = LakeTable(
-    path="bronze/meter_readings",
-    columns=(
-        Column("meter_id", "string", nullable=False),
-        Column(PARTITION_COLUMN, "date", nullable=False),
-        Column("ts", "timestamp", nullable=False),
-        Column("ingest_id", "string", nullable=False),
-        Column("interval_s", "int"),
-        Column("kwh_import", KWH),
-        Column("kwh_export", KWH),
-        Column("kvarh", KWH),
-        Column("voltage_v", VOLTS),
-        Column("current_a", AMPS),
-        Column("power_factor", "decimal(4,3)"),
-        Column("source", "string"),
-        Column("received_at", "timestamp"),
-    ),
+def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...]) -> LakeTable:
+    """A bronze readings table: the Cassandra table as read, ``day`` renamed ``date``."""
+    return LakeTable(
+        path=path,
+        columns=(
+            Column(device_column, "string", nullable=False),
+            Column(PARTITION_COLUMN, "date", nullable=False),
+            Column("ts", "timestamp", nullable=False),
+            Column("ingest_id", "string", nullable=False),
+            Column("interval_s", "int"),
+            *channels,
+            Column("source", "string"),
+            Column("received_at", "timestamp"),
+        ),
+    )
+
+
+BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", (
+    Column("kwh_import", KWH),
+    Column("kwh_export", KWH),
+    Column("kvarh", KWH),
+    Column("voltage_v", VOLTS),
+    Column("current_a", AMPS),
+    Column("power_factor", "decimal(4,3)"),
+))
+
+BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", (
+    Column("voltage_l1_v", VOLTS),
+    Column("voltage_l2_v", VOLTS),
+    Column("voltage_l3_v", VOLTS),
+    Column("current_a", AMPS),
+    Column("frequency_hz", "decimal(5,2)"),
+    Column("transformer_temp_c", "decimal(4,1)"),
+))
+
+
+def _with(table: LakeTable, path: str, *extra: Column) -> LakeTable:
+    return LakeTable(path=path, columns=(*table.columns, *extra), partition_by=table.partition_by)
+
+
+#: Every interval after VEE: the bronze columns plus its status, the rule that set it and the
+#: rule-set version. Estimated intervals are new rows (ingest_id names the estimate).
+SILVER_METER_READINGS = _with(
+    BRONZE_METER_READINGS, "silver/meter_readings",
+    Column("status", "string", nullable=False),
+    Column("rule_id", "string"),
+    Column("ruleset_version", "string", nullable=False),
 )
 
-BRONZE_SENSOR_READINGS = LakeTable(
-    path="bronze/sensor_readings",
-    columns=(
-        Column("sensor_id", "string", nullable=False),
-        Column(PARTITION_COLUMN, "date", nullable=False),
-        Column("ts", "timestamp", nullable=False),
-        Column("ingest_id", "string", nullable=False),
-        Column("interval_s", "int"),
-        Column("voltage_l1_v", VOLTS),
-        Column("voltage_l2_v", VOLTS),
-        Column("voltage_l3_v", VOLTS),
-        Column("current_a", AMPS),
-        Column("frequency_hz", "decimal(5,2)"),
-        Column("transformer_temp_c", "decimal(4,1)"),
-        Column("source", "string"),
-        Column("received_at", "timestamp"),
-    ),
+#: Rejected rows, as read, with why: nothing is dropped.
+SILVER_QUARANTINE = _with(
+    BRONZE_METER_READINGS, "silver/quarantine",
+    Column("reason", "string", nullable=False),
+    Column("rule_id", "string", nullable=False),
+    Column("ruleset_version", "string", nullable=False),
 )
