@@ -76,7 +76,9 @@ def read_day(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) 
     read fails inside connector 3.5.1's direct join ("Couldn't find none#0").
     """
     readings = _cassandra(spark, keyspace, feed.readings, directJoinSetting="on")
-    return day_keys(spark, keyspace, feed, day).join(readings, [feed.device_column, "day"])
+    # The day's keys arrive as one Spark partition; spread them so every core joins a share.
+    keys = day_keys(spark, keyspace, feed, day).repartition(spark.sparkContext.defaultParallelism)
+    return keys.join(readings, [feed.device_column, "day"])
 
 
 def to_bronze(readings: DataFrame, bronze: LakeTable) -> DataFrame:

@@ -65,24 +65,13 @@ class LakeTableRef:
         return self.read(schema).where(F.col(PARTITION_COLUMN) == F.lit(day))
 
     def partition_files(self, day: date) -> PartitionFiles:
-        """Data files and bytes of the partition (Delta: only the files of the live version)."""
-        fs = self._fs()
-        path = self._path(self.partition_location(day))
-        if not fs.exists(path):
+        """Data files and bytes of the partition, from the table's own file listing (for Delta
+        the live version's files only); no Spark job runs."""
+        if not self.exists():
             return PartitionFiles(0, 0)
-        live = self._live_delta_files(day) if self.format == "delta" else None
-        files = size = 0
-        for status in fs.listStatus(path):
-            name = status.getPath().getName()
-            if not status.isFile() or name.startswith((".", "_")) or (live is not None and name not in live):
-                continue
-            files += 1
-            size += status.getLen()
-        return PartitionFiles(files, size)
-
-    def _live_delta_files(self, day: date) -> set[str]:
-        names = self.read_partition(day).selectExpr("input_file_name() AS f").distinct().collect()
-        return {row.f.rsplit("/", 1)[-1] for row in names}
+        fs = self._fs()
+        paths = self.read_partition(day).inputFiles()
+        return PartitionFiles(len(paths), sum(fs.getFileStatus(self._path(path)).getLen() for path in paths))
 
     def replace_partition(self, frame: DataFrame, day: date) -> None:
         """Make ``frame`` (rows of ``day`` only) the whole content of that date's partition."""

@@ -1,7 +1,8 @@
 """Benchmark of the extract: Cassandra -> bronze, beside this machine's own limits.
 
 Measured in one run, on the standard set (10,000 meters x 2 days at 15 minutes, seeded):
-- extract rate: readings/s of one day end to end (Cassandra read, layout, lake write, checks);
+- extract rate: readings/s of one day end to end (Cassandra read, layout, lake write, checks),
+  beside Cassandra's own read limit: a concurrent token-range scan with the Python driver;
 - lake write rate of the same rows already in memory, and pyarrow writing the very same
   rows with the same compression (ZSTD) to one Parquet file: their ratio is the figure that
   holds across machines;
@@ -25,6 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from cassandra.concurrent import execute_concurrent_with_args
+
 from jobs import extract_readings, seed_grid
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session
@@ -45,8 +48,25 @@ def seeded(base: Settings, keyspace: str, meters: int, days: int, lake: Path) ->
         apply_schema(session, settings)
     started = time.perf_counter()
     summary = seed_grid.main(settings, meters, days, START, seed=7, fault_rate=0.0, late_rows="include")
-    print(f"seeded {keyspace}: {summary.rows_written:,} rows in {time.perf_counter() - started:.0f} s")
+    print(f"seeded {keyspace}: {summary.meter_rows + summary.sensor_rows:,} rows in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
     return settings
+
+
+def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int = 32) -> tuple[int, float]:
+    """Cassandra's own read limit here: every row of meter_readings through the Python driver,
+    the token ring split into ``ranges`` scanned concurrently. Returns (rows, rows/s)."""
+    low, high = -(2**63), 2**63 - 1
+    step = (high - low) // ranges
+    bounds = [(low + n * step, high if n == ranges - 1 else low + (n + 1) * step) for n in range(ranges)]
+    with cassandra_session(settings, timeout_s=120) as session:
+        query = session.prepare(f"SELECT ts FROM {settings.cassandra.keyspace}.meter_readings "
+                                "WHERE token(meter_id, day) > ? AND token(meter_id, day) <= ?")
+        query.fetch_size = 5000
+        started = time.perf_counter()
+        results = execute_concurrent_with_args(session, query, bounds, concurrency=concurrency)
+        rows = sum(sum(1 for _ in result.result_or_exc) for result in results)
+        return rows, rows / (time.perf_counter() - started)
 
 
 def drop(settings: Settings) -> None:
@@ -76,6 +96,7 @@ def main() -> None:
         standard = seeded(base, "grid_bench_extract", args.meters, args.days, work / "lake")
         record, seconds = timed_extract(spark, standard, day)
         extract_rate = record.rows_written / seconds
+        scanned, scan_rate = token_range_scan_rate(standard)
 
         table = LakeTableRef(spark, standard.lake_root, BRONZE_METER_READINGS.path, standard.lake.format)
         in_memory = table.read_partition(day, BRONZE_METER_READINGS.spark_schema()).cache()
@@ -107,6 +128,8 @@ def main() -> None:
     print(f"\nstandard set: {args.meters:,} meters x {args.days} days, format {base.lake.format}, ZSTD")
     print(f"extract (Cassandra -> bronze, one day): {record.rows_written:,} readings in {seconds:.1f} s "
           f"= {extract_rate:,.0f} readings/s")
+    print(f"Cassandra token-range scan, Python driver (whole table, {scanned:,} rows): {scan_rate:,.0f} readings/s; "
+          f"ratio extract / scan: {extract_rate / scan_rate:.2f}")
     print(f"lake write of the same rows in memory:  {lake_write_rate:,.0f} readings/s")
     print(f"pyarrow write, same rows, ZSTD:          {arrow_rate:,.0f} readings/s")
     print(f"ratio lake write / pyarrow:              {lake_write_rate / arrow_rate:.2f}")
