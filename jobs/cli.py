@@ -254,6 +254,14 @@ def _or_fail(step):  # noqa: ANN001, ANN202 - a thunk and whatever it returns
         _fail(str(exc))
 
 
+@app.command("spark-jars")
+def spark_jars_command(env: EnvOption = None) -> None:
+    """Print the comma-separated jars for `spark-submit --jars` (Cassandra connector, Delta)."""
+    from jobs.spark import package_jars
+
+    sys.stdout.write(",".join(package_jars(_settings(env))) + "\n")
+
+
 @run_app.command("smoke")
 def run_smoke_command(env: EnvOption = None) -> None:
     """Touch every part of the stack once: Cassandra via Spark, Delta, Parquet, Elasticsearch, Redis."""

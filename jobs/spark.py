@@ -29,6 +29,19 @@ def spark_conf_is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+def package_jars(settings: Settings) -> list[str]:
+    """The jar files of conf/spark/pom.xml (Cassandra connector, Delta), resolved on first use.
+
+    A session started here loads them itself; `spark-submit` needs them on its command line
+    (``--jars``, see `gridlake spark-jars`), because its driver JVM is already running when the
+    job's code builds the session.
+    """
+    build = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["dependency:build-classpath"], properties={},
+                            build_dir=settings.state_path / "spark" / "classpath", env=java_environment(settings),
+                            maven_repo=settings.maven_repo)
+    return build.classpath.split(":")
+
+
 def spark_session(settings: Settings, app_name: str | None = None) -> SparkSession:
     """Return the SparkSession for ``settings`` (an existing one is reused by Spark)."""
     # pyspark starts its JVM from JAVA_HOME: pin it before the gateway launches.
@@ -38,9 +51,7 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         # A local driver talks only to itself: bind it to loopback.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     state = settings.state_path
-    packages = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["dependency:build-classpath"], properties={},
-                               build_dir=state / "spark" / "classpath", env=java_env,
-                               maven_repo=settings.maven_repo)
+    jars = package_jars(settings)
     spark = settings.spark
     builder = (
         SparkSession.builder.master(spark.master)
@@ -51,7 +62,7 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .config("spark.sql.session.timeZone", "UTC")
         # Delta rebuilds table state with 50 tasks by default: far too many for small local tables.
         .config("spark.databricks.delta.snapshotPartitions", str(spark.shuffle_partitions))
-        .config("spark.jars", packages.classpath.replace(":", ","))
+        .config("spark.jars", ",".join(jars))
         .config("spark.sql.extensions", ",".join(SQL_EXTENSIONS))
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.catalog.cassandra", "com.datastax.spark.connector.datasource.CassandraCatalog")

@@ -1,9 +1,13 @@
 """Extract reads exactly one date's partitions from Cassandra and replaces its bronze partition."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -13,8 +17,10 @@ from jobs.cassandra_schema import apply_schema
 from jobs.cassandra_writer import write_readings
 from jobs.clients import cassandra_session
 from jobs.config import Settings
+from jobs.java import java_environment
 from jobs.lake import LakeTableRef
 from jobs.run_log import RUNS_PATH
+from jobs.spark import package_jars
 from schemas.cassandra import METER_DAYS, METER_READINGS
 from schemas.lake import BRONZE_METER_READINGS, Column
 
@@ -146,3 +152,16 @@ def test_missing_cassandra_fails_clearly_and_writes_nothing(stored: Settings, tm
     with pytest.raises(extract_readings.ExtractError, match=r"Cassandra at 127\.0\.0\.1:1 does not answer"):
         extract_readings.main(unreachable, DAY)
     assert not (tmp_path / "lake").exists()
+
+
+def test_the_same_job_runs_through_spark_submit(stored: Settings, tmp_path) -> None:
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, **java_environment(stored), "GRIDLAKE_ENV": "test", "PYSPARK_PYTHON": sys.executable,
+           "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE, "GRIDLAKE_LAKE__ROOT": str(tmp_path / "lake")}
+    submitted = subprocess.run(
+        [str(venv_bin / "spark-submit"), "--master", "local[1]", "--jars", ",".join(package_jars(stored)),
+         str(Path(extract_readings.__file__)), "--date", DAY.isoformat()],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    meter_line = next(line for line in submitted.stdout.splitlines() if "table=bronze/meter_readings" in line)
+    assert "status=ok" in meter_line and "rows_written=289" in meter_line
