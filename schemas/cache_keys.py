@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+#: The namespace of every key; conf can run several (e.g. tests beside a developer's own).
 PREFIX = "gridlake"
-#: The one key flipped by a publish: it holds the live version.
-POINTER_KEY = f"{PREFIX}:live"
+
+
+def pointer_key(prefix: str = PREFIX) -> str:
+    """The one key flipped by a publish: it holds the live version."""
+    return f"{prefix}:live"
 
 AreaLevel = Literal["feeder", "substation", "region"]
 
@@ -28,8 +32,8 @@ class KeyFamily:
     redis_type: Literal["hash", "zset", "string"]
     holds: str
 
-    def key(self, version: str, **parts: str) -> str:
-        return self.pattern.format(prefix=PREFIX, version=version, **parts)
+    def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
+        return self.pattern.format(prefix=prefix, version=version, **parts)
 
 
 METER_DAILY = KeyFamily(

@@ -1,0 +1,124 @@
+"""Publish a versioned namespace of keys into Redis and flip the API over to it at once.
+
+A publish writes every key of a new version (layout in schemas/cache_keys.py) with
+pipelined writes, counts what landed, and only then flips the one pointer key
+``<prefix>:live`` (a single-key SET, the only atomic change a Redis Cluster allows). The
+previous version's keys then expire after a grace period, so readers that fetched the old
+pointer just before the flip still find their keys. A failure before the flip leaves the API
+on the old version; the half-written one expires by its own TTL.
+
+Works the same on one Redis and on a Redis Cluster: redis-py's cluster pipeline splits a
+batch by slot, and the hash tags of the layout keep one read's keys in one slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from typing import Union
+
+import redis
+
+from schemas.cache_keys import PREFIX, KeyFamily, pointer_key
+
+log = logging.getLogger(__name__)
+
+RedisClient = Union[redis.Redis, redis.RedisCluster]
+
+
+class PublishError(RuntimeError):
+    """The new version is not complete; the pointer was not flipped."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One key to publish: its family, its key parts, and its value (hash fields or zset scores)."""
+
+    family: KeyFamily
+    parts: dict[str, str]
+    value: dict[str, str | float | int]
+
+
+def new_version(run_date: date) -> str:
+    """A fresh version id for a publish of ``run_date``: the date for people, a nonce for reruns."""
+    return f"v{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+def _batches(entries: Iterable[CacheEntry], size: int) -> Iterator[list[CacheEntry]]:
+    iterator = iter(entries)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class CachePublisher:
+    """Writes versions, verifies them, flips the pointer, retires the previous version."""
+
+    def __init__(self, client: RedisClient, ttl_s: int, grace_s: int, batch_size: int = 500,
+                 prefix: str = PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.grace_s = grace_s
+        self.batch_size = batch_size
+
+    def live_version(self) -> str | None:
+        value = self.client.get(pointer_key(self.prefix))
+        return value.decode() if value is not None else None
+
+    def write(self, version: str, entries: Iterable[CacheEntry]) -> int:
+        """Write ``entries`` under ``version`` in pipelined batches; return the keys written."""
+        written = 0
+        for batch in _batches(entries, self.batch_size):
+            pipe = self.client.pipeline(transaction=False)
+            for entry in batch:
+                key = entry.family.key(version, self.prefix, **entry.parts)
+                pipe.delete(key)  # a retried write replaces, never merges
+                if entry.family.redis_type == "zset":
+                    pipe.zadd(key, {member: float(score) for member, score in entry.value.items()})
+                else:
+                    pipe.hset(key, mapping={field: str(value) for field, value in entry.value.items()})
+                pipe.expire(key, self.ttl_s)
+            pipe.execute()
+            written += len(batch)
+        return written
+
+    def keys_of(self, version: str) -> Iterator[bytes]:
+        """Every key of ``version`` (SCAN on each master of a cluster)."""
+        return self.client.scan_iter(match=f"{self.prefix}:{version}:*", count=1000)
+
+    def verify(self, version: str, expected_keys: int) -> None:
+        """Fail unless exactly ``expected_keys`` keys of ``version`` are stored."""
+        found = sum(1 for _ in self.keys_of(version))
+        if found != expected_keys:
+            raise PublishError(f"version {version}: {found} keys stored, {expected_keys} expected; not flipped")
+
+    def flip(self, version: str) -> str | None:
+        """Make ``version`` live in one SET; return the version it replaced."""
+        previous = self.client.set(pointer_key(self.prefix), version, get=True)
+        log.info("stage=publish event=flip live=%s previous=%s", version, previous)
+        return previous.decode() if previous is not None else None
+
+    def retire(self, version: str) -> int:
+        """Let ``version``'s keys expire after the grace period; return how many were touched."""
+        retired = 0
+        for batch in _batches(self.keys_of(version), self.batch_size):
+            pipe = self.client.pipeline(transaction=False)
+            for key in batch:
+                pipe.expire(key, self.grace_s)
+            pipe.execute()
+            retired += len(batch)
+        return retired
+
+    def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> str:
+        """Write, verify, flip, retire: the whole publish of one date. Returns the new version."""
+        version = new_version(run_date)
+        written = self.write(version, entries)
+        self.verify(version, written)
+        previous = self.flip(version)
+        if previous and previous != version:
+            self.retire(previous)
+        return version

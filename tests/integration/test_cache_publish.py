@@ -1,0 +1,78 @@
+"""Versioned publishes into the real Redis and Redis Cluster: flip, failure, retirement."""
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+import redis
+
+from jobs.cache_publish import CacheEntry, CachePublisher, PublishError
+from jobs.clients import redis_client, redis_cluster_client
+from jobs.config import Settings
+from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, pointer_key
+
+PREFIX = "gridlake-test"
+DAY = date(2024, 10, 27)
+
+
+def meter_days(count: int, kwh: float) -> list[CacheEntry]:
+    return [CacheEntry(METER_DAILY, {"meter_id": f"M-{n:04d}", "date": DAY.isoformat()},
+                       {"kwh_import": kwh + n, "peak_kw": 2.5}) for n in range(count)]
+
+
+@pytest.fixture(params=["single", "cluster"])
+def client(request: pytest.FixtureRequest, services: Settings) -> Iterator[redis.Redis]:
+    connection = redis_client(services) if request.param == "single" else redis_cluster_client(services)
+    yield connection
+    for key in connection.scan_iter(match=f"{PREFIX}:*"):
+        connection.delete(key)
+
+
+def read_meter(client, meter_id: str) -> dict[bytes, bytes]:
+    """What the API does: the pointer, then the key of that version."""
+    version = client.get(pointer_key(PREFIX)).decode()
+    return client.hgetall(METER_DAILY.key(version, PREFIX, meter_id=meter_id, date=DAY.isoformat()))
+
+
+def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=7, prefix=PREFIX)
+    first = publisher.publish(DAY, meter_days(20, kwh=1.0))
+    assert read_meter(client, "M-0003") == {b"kwh_import": b"4.0", b"peak_kw": b"2.5"}
+
+    second = publisher.publish(DAY, meter_days(20, kwh=10.0))
+    assert publisher.live_version() == second != first
+    assert read_meter(client, "M-0003") == {b"kwh_import": b"13.0", b"peak_kw": b"2.5"}
+    old_key = METER_DAILY.key(first, PREFIX, meter_id="M-0003", date=DAY.isoformat())
+    new_key = METER_DAILY.key(second, PREFIX, meter_id="M-0003", date=DAY.isoformat())
+    assert 0 < client.ttl(old_key) <= 60, "the old version lingers only for the grace period"
+    assert client.ttl(new_key) > 60
+
+
+def test_a_failure_before_the_flip_keeps_the_api_on_the_old_version(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=5, prefix=PREFIX)
+    live = publisher.publish(DAY, meter_days(10, kwh=1.0))
+
+    def broken():
+        yield from meter_days(7, kwh=99.0)
+        raise OSError("gold table unreadable")
+
+    with pytest.raises(OSError):
+        publisher.publish(DAY, broken())
+    assert publisher.live_version() == live
+    assert read_meter(client, "M-0002") == {b"kwh_import": b"3.0", b"peak_kw": b"2.5"}
+
+
+def test_verify_refuses_an_incomplete_version(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
+    publisher.write("v-partial", meter_days(5, kwh=1.0))
+    with pytest.raises(PublishError, match=r"v-partial: 5 keys stored, 6 expected"):
+        publisher.verify("v-partial", 6)
+
+
+def test_top_consumers_are_a_sorted_set(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
+    version = publisher.publish(DAY, [CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "F-12",
+                                                                      "date": DAY.isoformat()},
+                                                 {"M-1": 12.5, "M-2": 30.25, "M-3": 7.0})])
+    key = AREA_TOP_CONSUMERS.key(version, PREFIX, level="feeder", area_id="F-12", date=DAY.isoformat())
+    assert client.zrevrange(key, 0, 1, withscores=True) == [(b"M-2", 30.25), (b"M-1", 12.5)]
