@@ -23,6 +23,7 @@ from typing import Union
 
 import redis
 
+from jobs.cache_durable import DurableCopies
 from schemas.cache_keys import PREFIX, KeyFamily, pointer_key
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,10 @@ class CachePublisher:
     """Writes versions, verifies them, flips the pointer, retires the previous version."""
 
     def __init__(self, client: RedisClient, ttl_s: int, grace_s: int, batch_size: int = 500,
-                 prefix: str = PREFIX) -> None:
+                 prefix: str = PREFIX, durable: DurableCopies | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.durable = durable
         self.ttl_s = ttl_s
         self.grace_s = grace_s
         self.batch_size = batch_size
@@ -70,7 +72,8 @@ class CachePublisher:
         return value.decode() if value is not None else None
 
     def write(self, version: str, entries: Iterable[CacheEntry]) -> int:
-        """Write ``entries`` under ``version`` in pipelined batches; return the keys written."""
+        """Write ``entries`` under ``version`` in pipelined batches (and their durable copies,
+        when written through); return the keys written."""
         written = 0
         for batch in _batches(entries, self.batch_size):
             pipe = self.client.pipeline(transaction=False)
@@ -83,6 +86,8 @@ class CachePublisher:
                     pipe.hset(key, mapping={field: str(value) for field, value in entry.value.items()})
                 pipe.expire(key, self.ttl_s)
             pipe.execute()
+            if self.durable is not None:
+                self.durable.write(version, batch)  # write-through: Cassandra before the flip
             written += len(batch)
         return written
 

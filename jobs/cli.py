@@ -25,6 +25,8 @@ schema_app = typer.Typer(help="Create or migrate the Cassandra keyspace and sear
 app.add_typer(services_app, name="services")
 app.add_typer(run_app, name="run")
 app.add_typer(schema_app, name="schema")
+cache_app = typer.Typer(help="Read the serving cache as the API does.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 
 console = Console()
 errors = Console(stderr=True)
@@ -260,6 +262,35 @@ def spark_jars_command(env: EnvOption = None) -> None:
     from jobs.spark import package_jars
 
     sys.stdout.write(",".join(package_jars(_settings(env))) + "\n")
+
+
+@cache_app.command("get")
+def cache_get_command(
+    meter: Annotated[str, typer.Option("--meter", help="Meter id.")],
+    date_: DateOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Print what the API would serve for a meter's day (Redis, or Cassandra on a miss)."""
+    from jobs.cache_durable import DurableCopies
+    from jobs.cache_read import CacheReader
+    from jobs.clients import cassandra_session, redis_client
+
+    settings = _settings(env)
+    day = _dates(date_, None)[0]
+    with cassandra_session(settings) as session:
+        reader = CacheReader(redis_client(settings), DurableCopies(session, settings.cassandra.keyspace),
+                             ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
+        figures = reader.get_meter_daily(meter, day.isoformat())
+    if figures is None:
+        _fail(f"no published figures for meter {meter} on {day}")
+    if as_json:
+        sys.stdout.write(json.dumps({"meter_id": meter, "date": day.isoformat(), **figures}) + "\n")
+        return
+    table = Table("field", "value", title=f"{meter} {day}")
+    for field, value in sorted(figures.items()):
+        table.add_row(field, str(value))
+    console.print(table)
 
 
 @run_app.command("smoke")

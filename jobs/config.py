@@ -9,6 +9,7 @@ file is refused, so secrets never land in git.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -134,6 +135,124 @@ class ServicesConf(_Section):
     redis: LocalRedisConf = LocalRedisConf()
 
 
+class VeeConf(_Section):
+    """Validation, estimation and editing of meter intervals (jobs/validate_readings.py).
+
+    Gaps are in seconds; streak lengths in intervals. Change ``ruleset_version`` whenever a
+    rule or threshold changes: every silver and quarantine row carries it.
+    """
+
+    ruleset_version: str = Field("vee-1", min_length=1)
+    #: Gaps up to this long with a reading on both sides: linear interpolation.
+    max_linear_gap_s: int = Field(3600, ge=0)
+    #: Nothing is estimated in a gap longer than this (25 h: a whole local day, DST included).
+    max_estimation_gap_s: int = Field(90000, ge=0)
+    #: Like-day estimation averages this many nearest earlier days of the same kind (weekday/weekend)...
+    like_days: int = Field(3, ge=1)
+    #: ...found at most this many days back in silver.
+    like_day_lookback_days: int = Field(28, ge=1)
+    #: Zeros (no import, no export) in more consecutive intervals than this are SUSPECT.
+    zero_streak_max_intervals: int = Field(3, ge=1)
+    #: A non-zero import repeated in at least this many consecutive intervals is SUSPECT.
+    frozen_min_intervals: int = Field(5, ge=2)
+    #: Spike: an interval at least this many times the day's third-highest interval...
+    spike_day_factor: float = Field(2.0, gt=1)
+    #: ...or one of the day's three highest at least this many times the median of the
+    #: ``spike_window_intervals`` on each side, and at least ``spike_min_kwh`` above it.
+    spike_local_factor: float = Field(3.0, gt=1)
+    spike_window_intervals: int = Field(4, ge=1)
+    spike_min_kwh: float = Field(0.05, ge=0)
+    #: Voltage outside nominal x (1 +- tolerance) is SUSPECT.
+    voltage_tolerance: float = Field(0.10, gt=0, lt=1)
+    #: Out-of-range voltages are a feeder's sag or swell when at least this many meters of the
+    #: feeder, and this share of those reporting, are out on the same side at the same instant.
+    grid_event_min_meters: int = Field(3, ge=1)
+    grid_event_share: float = Field(0.5, gt=0, le=1)
+    #: A reading whose interval ends later than its receipt plus this is from the future.
+    future_tolerance_s: int = Field(300, ge=0)
+    #: Received this long after its interval ended: flagged late (still VALID).
+    late_after_s: int = Field(86400, ge=0)
+    #: Connection capacity per meter class in kW; an interval beyond capacity x hours x
+    #: ``impossible_factor`` cannot be real. ``default`` serves classes not listed.
+    connection_kw: dict[str, float] = {"residential": 11.0, "commercial": 44.0, "industrial": 250.0,
+                                       "prosumer": 11.0, "ev_charging": 50.0, "default": 250.0}
+    impossible_factor: float = Field(1.5, ge=1)
+
+    @field_validator("connection_kw")
+    @classmethod
+    def _has_default(cls, value: dict[str, float]) -> dict[str, float]:
+        if "default" not in value:
+            raise ValueError("needs a 'default' capacity for meter classes not listed")
+        if any(kw <= 0 for kw in value.values()):
+            raise ValueError("capacities must be positive")
+        return value
+
+
+class TouBandConf(_Section):
+    """One time-of-use band of a tariff: local clock times [start, end) on some kinds of day.
+
+    ``end`` at or before ``start`` wraps past midnight (22:00-07:00); ``start == end`` is the
+    whole day. An interval belongs to the first band of its tariff whose days and times hold
+    its local start; times are quoted "HH:MM" (YAML reads unquoted 07:00 as a number).
+    """
+
+    band: str = Field(min_length=1)
+    days: Literal["all", "working", "non_working"] = "all"
+    start: str = Field("00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field("00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class TouConf(_Section):
+    """Time-of-use bands per tariff; a tariff not listed (or no tariff) gets ``default_band``.
+    Holidays (local dates) are non-working days, as are Saturdays and Sundays."""
+
+    default_band: str = "flat"
+    unbanded: str = "unbanded"
+    holidays: list[date] = []
+    tariffs: dict[str, list[TouBandConf]] = {}
+
+
+class VoltageQualityConf(_Section):
+    """EN 50160 over a local Monday-to-Sunday week."""
+
+    #: Under this share of the week's 10-minute values the verdict is "insufficient_data".
+    min_data_share: float = Field(0.9, ge=0, le=1)
+    within_share_required: float = Field(0.95, ge=0, le=1)
+
+
+class AnomaliesConf(_Section):
+    """Meter-days far from their like-day baseline (same day kind, previous weeks)."""
+
+    baseline_weeks: int = Field(4, ge=1, le=52)
+    min_baseline_days: int = Field(3, ge=1)
+    #: Days (scored and baseline) less complete than this are left out.
+    min_completeness: float = Field(0.9, ge=0, le=1)
+    #: The scale never goes under this many kWh, so a flat baseline does not make every change infinite.
+    scale_floor_kwh: float = Field(0.5, gt=0)
+    min_score: float = Field(3.0, ge=0)
+    top_n: int = Field(10, ge=1)
+
+
+class AggregatesConf(_Section):
+    """The aggregates job (silver -> gold)."""
+
+    tou: TouConf = TouConf()
+    voltage_quality: VoltageQualityConf = VoltageQualityConf()
+    anomalies: AnomaliesConf = AnomaliesConf()
+
+
+class CacheConf(_Section):
+    """The serving cache in Redis: key namespace, lifetimes and the durable copies."""
+
+    prefix: str = Field("gridlake", pattern=r"^[a-z][a-z0-9_-]*$")
+    ttl_days: int = Field(8, ge=1)
+    #: How long the previous version stays readable after a flip.
+    grace_s: int = Field(600, ge=0)
+    batch_size: int = Field(500, ge=1)
+    #: write-through: the publish writes Cassandra's durable copies itself, before the flip.
+    durable_mode: Literal["write-through"] = "write-through"
+
+
 class Settings(BaseSettings):
     """The whole configuration of one gridlake process."""
 
@@ -152,6 +271,9 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchConf = ElasticsearchConf()
     redis: RedisConf = RedisConf()
     services: ServicesConf = ServicesConf()
+    cache: CacheConf = CacheConf()
+    vee: VeeConf = VeeConf()
+    aggregates: AggregatesConf = AggregatesConf()
 
     @classmethod
     def settings_customise_sources(

@@ -29,32 +29,44 @@ class KeyFamily:
 
     name: str
     pattern: str
-    redis_type: Literal["hash", "zset", "string"]
+    redis_type: Literal["hash", "zset"]
     holds: str
+    #: The parts inside the hash tag, and the rest: together they name the durable copy's row.
+    tag_parts: tuple[str, ...]
+    item_parts: tuple[str, ...]
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
         return self.pattern.format(prefix=prefix, version=version, **parts)
+
+    def durable_key(self, parts: dict[str, str]) -> tuple[str, str]:
+        """(tag, item) of the entry's row in Cassandra's ``cache_entries``."""
+        return ":".join(parts[p] for p in self.tag_parts), ":".join(parts[p] for p in self.item_parts)
 
 
 METER_DAILY = KeyFamily(
     "meter_daily", "{prefix}:{version}:meter:{{{meter_id}}}:daily:{date}", "hash",
     "one meter's figures of one local day (kWh in/out, peak kW and time, load factor, voltage, completeness)",
+    tag_parts=("meter_id",), item_parts=("date",),
 )
 METER_HOURLY = KeyFamily(
     "meter_hourly", "{prefix}:{version}:meter:{{{meter_id}}}:hourly:{date}", "hash",
     "one meter's kWh per local hour of one day: field = hour 00..23 (22..25 fields on DST days)",
+    tag_parts=("meter_id",), item_parts=("date",),
 )
 METER_LATEST = KeyFamily(
     "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "hash",
     "the meter's latest published day: same fields as meter_daily plus its date",
+    tag_parts=("meter_id",), item_parts=(),
 )
 AREA_DAILY = KeyFamily(
     "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",
     "a feeder's, substation's or region's totals of one local day",
+    tag_parts=("level", "area_id"), item_parts=("date",),
 )
 AREA_TOP_CONSUMERS = KeyFamily(
     "area_top_consumers", "{prefix}:{version}:area:{{{level}:{area_id}}}:top:{date}", "zset",
     "meters of a feeder or region by kWh imported that day: member = meter id, score = kWh",
+    tag_parts=("level", "area_id"), item_parts=("date",),
 )
 
 KEY_FAMILIES: tuple[KeyFamily, ...] = (METER_DAILY, METER_HOURLY, METER_LATEST, AREA_DAILY, AREA_TOP_CONSUMERS)

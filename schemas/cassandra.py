@@ -134,19 +134,15 @@ LOAD_REJECTS = Table(
     clustering=("line",),
 )
 
-#: Durable copies of the published aggregates (written through or behind the Redis cache).
-METER_DAILY_AGG = Table(
-    name="meter_daily_agg",
-    columns={"meter_id": "text", "day": "date", "version": "text", "figures": "text"},
-    partition_key=("meter_id",),
-    clustering=("day",),
-)
-
-AREA_DAILY_AGG = Table(
-    name="area_daily_agg",
-    columns={"level": "text", "area_id": "text", "day": "date", "version": "text", "figures": "text"},
-    partition_key=("level", "area_id"),
-    clustering=("day",),
+#: Durable copies of the published cache entries (written through or behind Redis): one row
+#: per Redis key, keyed like the key layout (family, hash tag, the rest), so a cache miss is
+#: one single-partition read. ``value`` is the entry as JSON (hash fields or zset scores).
+CACHE_ENTRIES = Table(
+    name="cache_entries",
+    columns={"family": "text", "tag": "text", "item": "text", "version": "text", "value": "text",
+             "written_at": "timestamp"},
+    partition_key=("family", "tag"),
+    clustering=("item",),
 )
 
 #: Ground truth of the synthetic grid: one row per (device, interval, fault kind) the generator
@@ -174,7 +170,7 @@ FAULT_LABELS = Table(
 
 TABLES: tuple[Table, ...] = (
     METER_READINGS, METER_DAYS, SENSOR_READINGS, SENSOR_DAYS, METERS, SENSORS, LOAD_REJECTS,
-    METER_DAILY_AGG, AREA_DAILY_AGG, FAULT_LABELS,
+    CACHE_ENTRIES, FAULT_LABELS,
 )
 
 STACK_CHECK_TABLE = "stack_check"

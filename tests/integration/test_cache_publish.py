@@ -1,13 +1,17 @@
 """Versioned publishes into the real Redis and Redis Cluster: flip, failure, retirement."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
 import redis
 
+from jobs.cache_durable import DurableCopies
 from jobs.cache_publish import CacheEntry, CachePublisher, PublishError
-from jobs.clients import redis_client, redis_cluster_client
+from jobs.cache_read import CacheReader
+from jobs.cassandra_schema import apply_schema
+from jobs.clients import cassandra_session, redis_client, redis_cluster_client
 from jobs.config import Settings
 from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, pointer_key
 
@@ -76,3 +80,38 @@ def test_top_consumers_are_a_sorted_set(client) -> None:
                                                  {"M-1": 12.5, "M-2": 30.25, "M-3": 7.0})])
     key = AREA_TOP_CONSUMERS.key(version, PREFIX, level="feeder", area_id="F-12", date=DAY.isoformat())
     assert client.zrevrange(key, 0, 1, withscores=True) == [(b"M-2", 30.25), (b"M-1", 12.5)]
+
+
+class CountingDurableCopies(DurableCopies):
+    """The real Cassandra table, counting the reads that reach it."""
+
+    reads = 0
+
+    def read(self, family, parts):  # noqa: ANN001, ANN201
+        type(self).reads += 1
+        return super().read(family, parts)
+
+
+@pytest.fixture
+def durable(services: Settings) -> Iterator[DurableCopies]:
+    with cassandra_session(services) as session:
+        apply_schema(session, services)
+        CountingDurableCopies.reads = 0
+        yield CountingDurableCopies(session, services.cassandra.keyspace)
+        session.execute(f"DELETE FROM {services.cassandra.keyspace}.cache_entries "
+                        "WHERE family = 'meter_daily' AND tag IN ('M-0000', 'M-0001', 'M-0002')")
+
+
+def test_write_through_serves_a_miss_from_cassandra_once(client, durable) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX, durable=durable)
+    version = publisher.publish(DAY, meter_days(3, kwh=1.5))
+    reader = CacheReader(client, durable, ttl_s=3600, prefix=PREFIX)
+    assert reader.get_meter_daily("M-0001", DAY.isoformat()) == {"kwh_import": "2.5", "peak_kw": "2.5"}
+    assert CountingDurableCopies.reads == 0, "a hit never touches Cassandra"
+
+    client.delete(METER_DAILY.key(version, PREFIX, meter_id="M-0002", date=DAY.isoformat()))  # evicted
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: reader.get_meter_daily("M-0002", DAY.isoformat()), range(32)))
+    assert answers == [{"kwh_import": "3.5", "peak_kw": "2.5"}] * 32
+    assert CountingDurableCopies.reads == 1, "32 identical misses, one Cassandra read"
+    assert reader.get_meter_daily("M-0999", DAY.isoformat()) is None

@@ -1,0 +1,45 @@
+"""Durable copies of cache entries in Cassandra (``cache_entries``), for cache misses.
+
+Written through by the publish itself (the write-through mode): each Redis batch is also
+written here, one row per key, before the version is verified and flipped. Idempotent: a
+row is keyed by (family, tag, item), so rewriting a date replaces its rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+
+from schemas.cache_keys import KeyFamily
+from schemas.cassandra import CACHE_ENTRIES
+
+
+class DurableCopies:
+    """Reads and writes the ``cache_entries`` table of one keyspace."""
+
+    def __init__(self, session: Session, keyspace: str, concurrency: int = 64) -> None:
+        self.session = session
+        self.concurrency = concurrency
+        table = f"{keyspace}.{CACHE_ENTRIES.name}"
+        self._insert = session.prepare(f"INSERT INTO {table} (family, tag, item, version, value, written_at) "
+                                       "VALUES (?, ?, ?, ?, ?, ?)")
+        self._select = session.prepare(f"SELECT value FROM {table} WHERE family = ? AND tag = ? AND item = ?")
+
+    def write(self, version: str, entries: Sequence[Any]) -> int:
+        """Write the durable copy of each CacheEntry; raise on the first failure."""
+        now = datetime.now(timezone.utc)
+        rows = [(e.family.name, *e.family.durable_key(e.parts), version, json.dumps(e.value, sort_keys=True), now)
+                for e in entries]
+        execute_concurrent_with_args(self.session, self._insert, rows, concurrency=self.concurrency,
+                                     raise_on_first_error=True)
+        return len(rows)
+
+    def read(self, family: KeyFamily, parts: dict[str, str]) -> dict[str, Any] | None:
+        """The durable copy of one entry, or None when there is none."""
+        row = self.session.execute(self._select, (family.name, *family.durable_key(parts))).one()
+        return json.loads(row.value) if row else None
