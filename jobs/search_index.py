@@ -18,7 +18,7 @@ it was and its index marked ``building`` (pruned by the next build).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +27,9 @@ from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 log = logging.getLogger(__name__)
+
+#: The business key of a document, used as its _id (so a rebuild replaces, never duplicates).
+DocumentId = Callable[[Mapping[str, Any]], str]
 
 BUILDING = "building"
 COMPLETE = "complete"
@@ -73,9 +76,10 @@ class VersionedIndex:
         )
         return name
 
-    def load(self, index: str, documents: Iterable[Mapping[str, Any]], id_field: str, chunk_size: int = 1000) -> int:
-        """Bulk-load ``documents`` with ``_id`` = ``document[id_field]``; return how many were indexed."""
-        actions = ({"_index": index, "_id": document[id_field], "_source": document} for document in documents)
+    def load(self, index: str, documents: Iterable[Mapping[str, Any]], id_of: DocumentId,
+             chunk_size: int = 1000) -> int:
+        """Bulk-load ``documents`` with ``_id`` = ``id_of(document)``; return how many were indexed."""
+        actions = ({"_index": index, "_id": id_of(document), "_source": document} for document in documents)
         indexed = 0
         for ok, item in streaming_bulk(self.es, actions, chunk_size=chunk_size, max_retries=5, initial_backoff=1,
                                        max_backoff=30, raise_on_error=True, raise_on_exception=True):
@@ -150,12 +154,12 @@ class VersionedIndex:
             self.es.indices.delete(index=name)
         return doomed
 
-    def build(self, documents: Iterable[Mapping[str, Any]], id_field: str, expected_docs: int,
+    def build(self, documents: Iterable[Mapping[str, Any]], id_of: DocumentId, expected_docs: int,
               samples: Mapping[str, Mapping[str, Any]]) -> str:
         """Create, load, check and swap in a new version; prune old ones. Returns its name."""
         index = self.create()
         try:
-            self.load(index, documents, id_field)
+            self.load(index, documents, id_of)
             self.seal(index, expected_docs, samples)
         except Exception as exc:
             # The alias was not touched; the index keeps build_state=building until pruned.

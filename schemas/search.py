@@ -23,3 +23,8 @@ ALIASES = {"meters": "meters", "readings-daily": "readings-daily"}
 def index_template(name: str) -> dict[str, Any]:
     """The composable index template ``name`` as the _index_template API takes it."""
     return json.loads((TEMPLATE_DIR / f"{name}.json").read_text())
+
+#: What `--type` accepts: meter classes (the generator's and the real loaders') and grid
+#: sensor types. The `meter_class` field holds the class of a meter or the type of a sensor.
+DEVICE_TYPES = ("residential", "commercial", "industrial", "prosumer", "ev_charging", "feeder", "transformer",
+                "substation")

@@ -31,8 +31,12 @@ def es(services: Settings) -> Iterator[Elasticsearch]:
     delete_versions(client)
 
 
+def by_feeder(document: dict) -> str:
+    return document["feeder_id"]
+
+
 def build(family: VersionedIndex, docs: list[dict]) -> str:
-    return family.build(docs, "feeder_id", expected_docs=len(docs), samples={docs[0]["feeder_id"]: docs[0]})
+    return family.build(docs, by_feeder, expected_docs=len(docs), samples={docs[0]["feeder_id"]: docs[0]})
 
 
 def alias_count(es: Elasticsearch) -> int:
@@ -83,7 +87,7 @@ def test_a_failure_mid_build_leaves_the_old_version_serving(es: Elasticsearch) -
         raise OSError("source went away mid-build")
 
     with pytest.raises(OSError, match="mid-build"):
-        family.build(broken_source(), "feeder_id", expected_docs=4, samples={})
+        family.build(broken_source(), by_feeder, expected_docs=4, samples={})
     assert family.live() == [good]
     assert alias_count(es) == 4
     assert [v.build_state for v in family.versions()] == [BUILDING, COMPLETE]
@@ -93,7 +97,7 @@ def test_a_build_whose_count_differs_is_not_swapped_in(es: Elasticsearch) -> Non
     family = VersionedIndex(es, ALIAS, ALIAS, keep=3)
     good = build(family, feeders(3))
     with pytest.raises(IndexBuildError, match=r"2 documents indexed, the source has 3"):
-        family.build(feeders(2), "feeder_id", expected_docs=3, samples={})
+        family.build(feeders(2), by_feeder, expected_docs=3, samples={})
     assert family.live() == [good]
 
 
