@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 # Java 17 for every JVM, even where the environment names another (GRIDLAKE_JAVA_HOME overrides).
 export JAVA_HOME := $(or $(GRIDLAKE_JAVA_HOME),/usr/lib/jvm/java-17-openjdk-amd64)
-export PATH := $(JAVA_HOME)/bin:$(PATH)
+export PATH := $(CURDIR)/.venv/bin:$(JAVA_HOME)/bin:$(PATH)
+# Airflow's home (config, logs, its database) stays inside the project's state dir.
+export AIRFLOW_HOME ?= $(CURDIR)/.gridlake/airflow
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

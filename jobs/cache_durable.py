@@ -1,7 +1,8 @@
 """Durable copies of cache entries in Cassandra (``cache_entries``), for cache misses.
 
-Written through by the publish itself (the write-through mode): each Redis batch is also
-written here, one row per key, before the version is verified and flipped. Idempotent: a
+Written through by the publish itself (write-through: each Redis batch is also written
+here, one row per key, before the version is verified and flipped), or behind it by the
+workers of jobs/cache_writeback.py (write-behind). Idempotent: a
 row is keyed by (family, tag, item), so rewriting a date replaces its rows.
 """
 
@@ -30,14 +31,21 @@ class DurableCopies:
                                        "VALUES (?, ?, ?, ?, ?, ?)")
         self._select = session.prepare(f"SELECT value FROM {table} WHERE family = ? AND tag = ? AND item = ?")
 
+    @staticmethod
+    def _row(family: KeyFamily, parts: dict[str, str], version: str, value: dict[str, Any]) -> tuple[Any, ...]:
+        return (family.name, *family.durable_key(parts), version, json.dumps(value, sort_keys=True),
+                datetime.now(timezone.utc))
+
     def write(self, version: str, entries: Sequence[Any]) -> int:
         """Write the durable copy of each CacheEntry; raise on the first failure."""
-        now = datetime.now(timezone.utc)
-        rows = [(e.family.name, *e.family.durable_key(e.parts), version, json.dumps(e.value, sort_keys=True), now)
-                for e in entries]
+        rows = [self._row(e.family, e.parts, version, e.value) for e in entries]
         execute_concurrent_with_args(self.session, self._insert, rows, concurrency=self.concurrency,
                                      raise_on_first_error=True)
         return len(rows)
+
+    def write_one(self, family: KeyFamily, parts: dict[str, str], version: str, value: dict[str, Any]) -> None:
+        """Write one durable copy (the write-behind worker's unit of work)."""
+        self.session.execute(self._insert, self._row(family, parts, version, value))
 
     def read(self, family: KeyFamily, parts: dict[str, str]) -> dict[str, Any] | None:
         """The durable copy of one entry, or None when there is none."""

@@ -15,20 +15,26 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
-from typing import Union
+from typing import Any, Protocol, Union
 
 import redis
 
-from jobs.cache_durable import DurableCopies
 from schemas.cache_keys import PREFIX, KeyFamily, pointer_key
 
 log = logging.getLogger(__name__)
 
 RedisClient = Union[redis.Redis, redis.RedisCluster]
+
+
+class DurableSink(Protocol):
+    """Where a publish sends the durable copies: Cassandra itself (write-through,
+    jobs/cache_durable.py) or the write-behind stream (jobs/cache_writeback.py)."""
+
+    def write(self, version: str, entries: Sequence[Any]) -> int: ...
 
 
 class PublishError(RuntimeError):
@@ -59,7 +65,7 @@ class CachePublisher:
     """Writes versions, verifies them, flips the pointer, retires the previous version."""
 
     def __init__(self, client: RedisClient, ttl_s: int, grace_s: int, batch_size: int = 500,
-                 prefix: str = PREFIX, durable: DurableCopies | None = None) -> None:
+                 prefix: str = PREFIX, durable: DurableSink | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.durable = durable
@@ -87,7 +93,7 @@ class CachePublisher:
                 pipe.expire(key, self.ttl_s)
             pipe.execute()
             if self.durable is not None:
-                self.durable.write(version, batch)  # write-through: Cassandra before the flip
+                self.durable.write(version, batch)  # before the flip: written through, or queued behind
             written += len(batch)
         return written
 
@@ -118,12 +124,13 @@ class CachePublisher:
             retired += len(batch)
         return retired
 
-    def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> str:
-        """Write, verify, flip, retire: the whole publish of one date. Returns the new version."""
+    def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> tuple[str, int]:
+        """Write, verify, flip, retire: the whole publish of one date. Returns the new version
+        and the number of keys it holds."""
         version = new_version(run_date)
         written = self.write(version, entries)
         self.verify(version, written)
         previous = self.flip(version)
         if previous and previous != version:
             self.retire(previous)
-        return version
+        return version, written

@@ -27,6 +27,11 @@ app.add_typer(run_app, name="run")
 app.add_typer(schema_app, name="schema")
 cache_app = typer.Typer(help="Read the serving cache as the API does.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+index_app = typer.Typer(help="Versions of the search indices: list them, roll back.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+writeback_app = typer.Typer(help="Drain the write-behind stream of durable cache copies into Cassandra.",
+                            no_args_is_help=True)
+app.add_typer(writeback_app, name="writeback")
 
 console = Console()
 errors = Console(stderr=True)
@@ -208,16 +213,7 @@ def load_real_command(
 @run_app.command("extract")
 def run_extract_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
     """Extract meter and sensor readings of a local date (or range) from Cassandra into bronze."""
-    from jobs import extract_readings
-    from jobs.spark import spark_session
-
-    settings = _settings(env)
-    days = _dates(date_, end)
-    spark = spark_session(settings, app_name="gridlake-extract")
-    for day in days:
-        for record in _or_fail(lambda d=day: extract_readings.main(settings, d, spark)):
-            console.print(f"{record.date} {record.table}: {record.rows_written:,} rows, {record.files} files, "
-                          f"{record.bytes:,} bytes in {record.seconds:.1f} s", highlight=False)
+    _run_stage("extract", date_, end, env)
 
 
 @app.command("compact")
@@ -291,6 +287,150 @@ def cache_get_command(
     for field, value in sorted(figures.items()):
         table.add_row(field, str(value))
     console.print(table)
+
+
+def _run_stage(stage: str, date_: str, end: str | None, env: str | None) -> None:
+    """Run one stage's job over a date range in one SparkSession, a line per table and date."""
+    import importlib
+
+    from jobs.spark import spark_session
+    from jobs.submit import STAGES
+
+    settings = _settings(env)
+    days = _dates(date_, end)
+    job = importlib.import_module(STAGES[stage])
+    spark = spark_session(settings, app_name=f"gridlake-{stage}")
+    for day in days:
+        for record in _or_fail(lambda d=day: job.main(settings, d, spark)):
+            console.print(f"{record.date} {record.stage} {record.table}: {record.rows_read:,} rows read, "
+                          f"{record.rows_written:,} written, {record.files} files, {record.bytes:,} bytes "
+                          f"in {record.seconds:.1f} s", highlight=False)
+
+
+@run_app.command("index")
+def run_index_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Build new versions of the `meters` and `readings-daily` indices and swap their aliases."""
+    _run_stage("index", date_, end, env)
+
+
+@run_app.command("publish")
+def run_publish_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Publish a date's gold figures into Redis as a new version and flip the API to it."""
+    _run_stage("publish", date_, end, env)
+
+
+def _index_families(settings: Settings, alias: str, month: str | None):  # noqa: ANN202
+    from jobs.clients import elasticsearch_client
+    from jobs.search_index import VersionedIndex
+
+    if alias not in ("meters", "readings-daily"):
+        _fail(f"--alias {alias!r}: unknown alias (known: meters, readings-daily)", code=2)
+    base = alias if alias == "meters" else f"readings-daily-{month}"
+    if alias == "readings-daily" and not month:
+        _fail("--month YYYY-MM is needed for readings-daily (one index per month)", code=2)
+    return VersionedIndex(elasticsearch_client(settings), alias, base, settings.search.replicas,
+                          settings.search.keep_versions)
+
+
+AliasOption = Annotated[str, typer.Option("--alias", help="meters or readings-daily.")]
+MonthOption = Annotated[str | None, typer.Option("--month", help="YYYY-MM, for readings-daily.")]
+
+
+@index_app.command("versions")
+def index_versions_command(alias: AliasOption = "meters", month: MonthOption = None, env: EnvOption = None) -> None:
+    """List the versions of an alias's indices, newest first, and which one is live."""
+    family = _index_families(_settings(env), alias, month)
+    table = Table("version", "created (UTC)", "documents", "build", "live")
+    for version in family.versions():
+        table.add_row(version.name, version.created, f"{version.docs:,}", version.build_state,
+                      "[green]live[/]" if version.live else "")
+    console.print(table)
+
+
+@index_app.command("rollback")
+def index_rollback_command(
+    alias: AliasOption = "meters",
+    month: MonthOption = None,
+    to: Annotated[str | None, typer.Option("--to", help="The version to make live (default: the previous).")] = None,
+    env: EnvOption = None,
+) -> None:
+    """Move the alias back to an earlier complete version, in one call."""
+    from jobs.search_index import IndexBuildError
+
+    family = _index_families(_settings(env), alias, month)
+    try:
+        live = family.rollback(to)
+    except IndexBuildError as exc:
+        _fail(str(exc))
+    console.print(f"{alias} now serves {live}")
+
+
+@app.command("search")
+def search_command(
+    near: Annotated[str | None, typer.Option(help="LAT,LON of the centre of a radius search.")] = None,
+    radius: Annotated[str, typer.Option(help="Radius around --near, e.g. 500m or 2km.")] = "2km",
+    device_type: Annotated[str | None, typer.Option("--type", help="Meter class or sensor type.")] = None,
+    feeder: Annotated[str | None, typer.Option(help="Feeder id.")] = None,
+    kwh: Annotated[str | None, typer.Option(help="kWh imported, MIN..MAX (either end may be open).")] = None,
+    date_: Annotated[str | None, typer.Option("--date", help="Search that day's readings (YYYY-MM-DD).")] = None,
+    text: Annotated[str | None, typer.Option(help="Words of the address or description.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most hits to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Find meters and sensors by location, type, feeder, value range and text."""
+    from jobs.clients import elasticsearch_client
+    from jobs.search_query import (SearchInputError, SearchRequest, parse_near, parse_radius, parse_range,
+                                   parse_type, search_query)
+
+    settings = _settings(env)
+    try:
+        request = SearchRequest(
+            near=parse_near(near) if near else None, radius=parse_radius(radius),
+            device_type=parse_type(device_type) if device_type else None, feeder=feeder,
+            kwh=parse_range(kwh) if kwh else None, day=_dates(date_, None)[0] if date_ else None, text=text,
+            limit=limit)
+    except SearchInputError as exc:
+        _fail(str(exc), code=2)
+    alias, body = search_query(request)
+    hits = [hit["_source"] for hit in elasticsearch_client(settings).search(index=alias, **body)["hits"]["hits"]]
+    if as_json:
+        sys.stdout.write(json.dumps(hits) + "\n")
+        return
+    columns = ("meter_id", "date", "meter_class", "feeder_id", "kwh_import", "peak_kw") if request.day else (
+        "device_id", "meter_class", "feeder_id", "region", "description")
+    table = Table(*columns, title=f"{len(hits)} hit(s) in {alias}")
+    for hit in hits:
+        table.add_row(*(str(hit.get(column, "")) for column in columns))
+    console.print(table)
+
+
+@writeback_app.command("run")
+def writeback_run_command(
+    name: Annotated[str, typer.Option(help="This worker's consumer name (unique per worker).")] = "worker-1",
+    batch: Annotated[int, typer.Option(min=1, help="Entries read per call.")] = 100,
+    once: Annotated[bool, typer.Option("--once", help="Stop when the stream is drained.")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Write queued durable copies to Cassandra; reclaim a crashed worker's entries; dead-letter failures."""
+    from jobs.cache_durable import DurableCopies
+    from jobs.cache_writeback import WriteBehindWorker
+    from jobs.clients import cassandra_session, redis_client, redis_cluster_client
+
+    settings = _settings(env)
+    conf = settings.cache
+    client = redis_cluster_client(settings) if conf.cluster else redis_client(settings)
+    with cassandra_session(settings) as session:
+        worker = WriteBehindWorker(client, DurableCopies(session, settings.cassandra.keyspace), name,
+                                   prefix=conf.prefix, batch=batch, max_deliveries=conf.writeback_max_deliveries,
+                                   claim_idle_ms=conf.writeback_claim_idle_ms)
+        while True:
+            report = worker.drain()
+            if report.written or report.dead or report.reclaimed:
+                console.print(f"{name}: wrote {report.written:,}, reclaimed {report.reclaimed:,}, "
+                              f"dead-lettered {report.dead:,}", highlight=False)
+            if once:
+                return
 
 
 @run_app.command("smoke")

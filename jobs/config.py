@@ -159,7 +159,7 @@ class VeeConf(_Section):
     spike_day_factor: float = Field(2.0, gt=1)
     #: ...or one of the day's three highest at least this many times the median of the
     #: ``spike_window_intervals`` on each side, and at least ``spike_min_kwh`` above it.
-    spike_local_factor: float = Field(3.0, gt=1)
+    spike_local_factor: float = Field(2.2, gt=1)
     spike_window_intervals: int = Field(4, ge=1)
     spike_min_kwh: float = Field(0.05, ge=0)
     #: Voltage outside nominal x (1 +- tolerance) is SUSPECT.
@@ -241,6 +241,22 @@ class AggregatesConf(_Section):
     anomalies: AnomaliesConf = AnomaliesConf()
 
 
+class SearchConf(_Section):
+    """Search index builds: replicas once built, and how many versions to keep for rollback."""
+
+    replicas: int = Field(0, ge=0)
+    keep_versions: int = Field(3, ge=1)
+
+
+class AirflowConf(_Section):
+    """Task policy of the DAGs: retries with exponential backoff, and a time limit per task."""
+
+    retries: int = Field(3, ge=0)
+    retry_delay_s: int = Field(300, ge=1)
+    max_retry_delay_s: int = Field(3600, ge=1)
+    task_timeout_min: int = Field(120, ge=1)
+
+
 class CacheConf(_Section):
     """The serving cache in Redis: key namespace, lifetimes and the durable copies."""
 
@@ -249,8 +265,17 @@ class CacheConf(_Section):
     #: How long the previous version stays readable after a flip.
     grace_s: int = Field(600, ge=0)
     batch_size: int = Field(500, ge=1)
-    #: write-through: the publish writes Cassandra's durable copies itself, before the flip.
-    durable_mode: Literal["write-through"] = "write-through"
+    #: Publish into the Redis Cluster of ``redis.cluster_nodes`` instead of ``redis.url``.
+    cluster: bool = False
+    #: Meters kept in each feeder's and region's top-consumers sorted set.
+    top_consumers: int = Field(20, ge=1)
+    #: write-through: the publish writes Cassandra's durable copies itself, before the flip;
+    #: write-behind: it appends them to a Redis Stream that `gridlake writeback run` drains.
+    durable_mode: Literal["write-through", "write-behind"] = "write-through"
+    #: Write-behind worker: deliveries before an entry goes to the dead-letter stream, and how
+    #: long an entry must sit unacknowledged before another worker reclaims it.
+    writeback_max_deliveries: int = Field(5, ge=1)
+    writeback_claim_idle_ms: int = Field(30_000, ge=0)
 
 
 class Settings(BaseSettings):
@@ -272,6 +297,8 @@ class Settings(BaseSettings):
     redis: RedisConf = RedisConf()
     services: ServicesConf = ServicesConf()
     cache: CacheConf = CacheConf()
+    search: SearchConf = SearchConf()
+    airflow: AirflowConf = AirflowConf()
     vee: VeeConf = VeeConf()
     aggregates: AggregatesConf = AggregatesConf()
 

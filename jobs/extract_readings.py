@@ -136,16 +136,3 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     spark = spark or spark_session(settings, app_name=f"gridlake-extract-{run_date}")
     return [extract_feed(spark, settings, feed, run_date) for feed in FEEDS]
 
-
-if __name__ == "__main__":
-    # The spark-submit entry point: spark-submit jobs/extract_readings.py --date 2024-10-15
-    import argparse
-
-    from jobs.config import load_settings
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=date.fromisoformat, required=True, help="local date, YYYY-MM-DD")
-    parser.add_argument("--env", default=None, help="configuration environment (conf/<env>.yaml)")
-    arguments = parser.parse_args()
-    for done in main(load_settings(arguments.env), arguments.date):
-        print(done.log_line())

@@ -7,14 +7,19 @@ stops them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.config import Settings, load_settings
+from jobs.config import PROJECT_ROOT, Settings, load_settings
 from jobs.spark import spark_session
+
+
+# Airflow keeps its home (config, logs) inside the project's state dir, never in ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / ".gridlake" / "airflow"))
 
 
 @pytest.fixture(scope="session")

@@ -40,10 +40,11 @@ def read_meter(client, meter_id: str) -> dict[bytes, bytes]:
 
 def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=7, prefix=PREFIX)
-    first = publisher.publish(DAY, meter_days(20, kwh=1.0))
+    first, _ = publisher.publish(DAY, meter_days(20, kwh=1.0))
     assert read_meter(client, "M-0003") == {b"kwh_import": b"4.0", b"peak_kw": b"2.5"}
 
-    second = publisher.publish(DAY, meter_days(20, kwh=10.0))
+    second, written = publisher.publish(DAY, meter_days(20, kwh=10.0))
+    assert written == 20
     assert publisher.live_version() == second != first
     assert read_meter(client, "M-0003") == {b"kwh_import": b"13.0", b"peak_kw": b"2.5"}
     old_key = METER_DAILY.key(first, PREFIX, meter_id="M-0003", date=DAY.isoformat())
@@ -54,7 +55,7 @@ def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
 
 def test_a_failure_before_the_flip_keeps_the_api_on_the_old_version(client) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=5, prefix=PREFIX)
-    live = publisher.publish(DAY, meter_days(10, kwh=1.0))
+    live, _ = publisher.publish(DAY, meter_days(10, kwh=1.0))
 
     def broken():
         yield from meter_days(7, kwh=99.0)
@@ -75,7 +76,7 @@ def test_verify_refuses_an_incomplete_version(client) -> None:
 
 def test_top_consumers_are_a_sorted_set(client) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
-    version = publisher.publish(DAY, [CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "F-12",
+    version, _ = publisher.publish(DAY, [CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "F-12",
                                                                       "date": DAY.isoformat()},
                                                  {"M-1": 12.5, "M-2": 30.25, "M-3": 7.0})])
     key = AREA_TOP_CONSUMERS.key(version, PREFIX, level="feeder", area_id="F-12", date=DAY.isoformat())
@@ -104,7 +105,7 @@ def durable(services: Settings) -> Iterator[DurableCopies]:
 
 def test_write_through_serves_a_miss_from_cassandra_once(client, durable) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX, durable=durable)
-    version = publisher.publish(DAY, meter_days(3, kwh=1.5))
+    version, _ = publisher.publish(DAY, meter_days(3, kwh=1.5))
     reader = CacheReader(client, durable, ttl_s=3600, prefix=PREFIX)
     assert reader.get_meter_daily("M-0001", DAY.isoformat()) == {"kwh_import": "2.5", "peak_kw": "2.5"}
     assert CountingDurableCopies.reads == 0, "a hit never touches Cassandra"

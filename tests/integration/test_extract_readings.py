@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import compact_partitions, extract_readings
+from jobs import compact_partitions, extract_readings, submit
 from jobs.cassandra_schema import apply_schema
 from jobs.cassandra_writer import write_readings
 from jobs.clients import cassandra_session
@@ -160,7 +160,7 @@ def test_the_same_job_runs_through_spark_submit(stored: Settings, tmp_path) -> N
            "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE, "GRIDLAKE_LAKE__ROOT": str(tmp_path / "lake")}
     submitted = subprocess.run(
         [str(venv_bin / "spark-submit"), "--master", "local[1]", "--jars", ",".join(package_jars(stored)),
-         str(Path(extract_readings.__file__)), "--date", DAY.isoformat()],
+         str(Path(submit.__file__)), "extract", "--date", DAY.isoformat()],
         env=env, capture_output=True, text=True, timeout=600, check=False)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     meter_line = next(line for line in submitted.stdout.splitlines() if "table=bronze/meter_readings" in line)

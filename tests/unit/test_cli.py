@@ -23,3 +23,14 @@ def test_unknown_dataset_is_named() -> None:
     result = CliRunner().invoke(app, ["load-real", "solar", "--env", "test"])
     assert result.exit_code == 2
     assert "unknown dataset 'solar'" in result.stderr
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    pytest.param(["--near", "95,19.8"], "latitude 95.0 is outside -90..90", id="latitude"),
+    pytest.param(["--kwh", "10-20"], "expected MIN..MAX", id="range"),
+    pytest.param(["--type", "windmill"], "unknown type", id="type"),
+])
+def test_bad_search_input_exits_2_with_one_line(arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["search", *arguments, "--env", "test"])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1

@@ -1,0 +1,138 @@
+"""Write-behind of the cache's durable copies: a Redis Stream drained into Cassandra.
+
+In ``write-behind`` mode a publish appends each entry's durable copy to the stream
+``<prefix>:writeback`` instead of writing Cassandra itself; `gridlake writeback run` drains it:
+
+- a consumer group (``writers``) hands each entry to one worker; it is acknowledged only
+  after its Cassandra write succeeded, so a worker that dies leaves its entries pending;
+- pending entries idle longer than ``claim_idle_ms`` are taken over with XAUTOCLAIM, so a
+  crashed worker's batch is finished by the next one;
+- a failed write is retried with exponential backoff; after ``max_deliveries`` deliveries the
+  entry moves to the dead-letter stream ``<prefix>:writeback:dead`` with its error;
+- Cassandra writes are upserts keyed like the cache key, so an entry written twice (a worker
+  that died after writing, before acknowledging) is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from jobs.cache_durable import DurableCopies
+from jobs.cache_publish import RedisClient
+from schemas.cache_keys import PREFIX, KEY_FAMILIES
+
+log = logging.getLogger(__name__)
+
+GROUP = "writers"
+FAMILIES = {family.name: family for family in KEY_FAMILIES}
+
+
+def stream_key(prefix: str = PREFIX) -> str:
+    return f"{prefix}:writeback"
+
+
+def dead_letter_key(prefix: str = PREFIX) -> str:
+    return f"{prefix}:writeback:dead"
+
+
+class WriteBehindQueue:
+    """The producer side: what a publish appends instead of writing Cassandra itself."""
+
+    def __init__(self, client: RedisClient, prefix: str = PREFIX) -> None:
+        self.client = client
+        self.stream = stream_key(prefix)
+
+    def write(self, version: str, entries: Sequence[Any]) -> int:
+        """Append one stream entry per CacheEntry (pipelined); same contract as DurableCopies.write."""
+        pipe = self.client.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(self.stream, {"family": entry.family.name, "parts": json.dumps(entry.parts),
+                                    "version": version, "value": json.dumps(entry.value, sort_keys=True)})
+        pipe.execute()
+        return len(entries)
+
+
+@dataclass
+class DrainReport:
+    written: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+
+
+class WriteBehindWorker:
+    """Drains the stream into Cassandra; many can run side by side under different names."""
+
+    def __init__(self, client: RedisClient, durable: DurableCopies, name: str, prefix: str = PREFIX,
+                 batch: int = 100, max_deliveries: int = 5, claim_idle_ms: int = 30_000,
+                 backoff_s: float = 0.2) -> None:
+        self.client = client
+        self.durable = durable
+        self.name = name
+        self.stream = stream_key(prefix)
+        self.dead = dead_letter_key(prefix)
+        self.batch = batch
+        self.max_deliveries = max_deliveries
+        self.claim_idle_ms = claim_idle_ms
+        self.backoff_s = backoff_s
+        try:
+            client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _write(self, fields: dict[bytes, bytes]) -> None:
+        family = FAMILIES[fields[b"family"].decode()]
+        parts = json.loads(fields[b"parts"])
+        self.durable.write_one(family, parts, fields[b"version"].decode(), json.loads(fields[b"value"]))
+
+    def _deliveries(self, entry_id: bytes) -> int:
+        pending = self.client.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]], report: DrainReport) -> None:
+        for entry_id, fields in entries:
+            if not fields:  # trimmed away while pending: nothing left to write
+                self.client.xack(self.stream, GROUP, entry_id)
+                continue
+            for attempt in range(3):
+                try:
+                    self._write(fields)
+                    self.client.xack(self.stream, GROUP, entry_id)
+                    report.written += 1
+                    break
+                except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+                    error = f"{type(exc).__name__}: {exc}"
+                    time.sleep(self.backoff_s * 2**attempt)
+            else:
+                if self._deliveries(entry_id) >= self.max_deliveries:
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.xadd(self.dead, {**fields, b"error": error[:1000], b"entry_id": entry_id})
+                    pipe.xack(self.stream, GROUP, entry_id)
+                    pipe.execute()
+                    report.dead += 1
+                    log.error("stage=writeback event=dead_letter entry=%s error=%s", entry_id, error)
+
+    def drain(self, block_ms: int = 1000) -> DrainReport:
+        """Reclaim idle entries of crashed workers, then read new ones until the stream is empty."""
+        report = DrainReport()
+        cursor = "0-0"
+        while True:
+            cursor, claimed, _ = self.client.xautoclaim(self.stream, GROUP, self.name, self.claim_idle_ms,
+                                                        start_id=cursor, count=self.batch)
+            report.reclaimed += len(claimed)
+            self._handle(claimed, report)
+            if cursor in (b"0-0", "0-0"):
+                break
+        while True:
+            batches = self.client.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch, block=block_ms)
+            if not batches:
+                return report
+            for _, entries in batches:
+                self._handle(entries, report)

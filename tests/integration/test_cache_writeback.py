@@ -1,0 +1,89 @@
+"""Write-behind against the real Redis and Cassandra: a worker killed mid-batch loses nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.cache_durable import DurableCopies
+from jobs.cache_publish import CacheEntry
+from jobs.cache_writeback import WriteBehindQueue, WriteBehindWorker, dead_letter_key, stream_key
+from jobs.cassandra_schema import apply_schema
+from jobs.clients import cassandra_session, redis_client
+from jobs.config import Settings
+from schemas.cache_keys import METER_DAILY, KeyFamily
+
+KEYSPACE = "grid_writeback_test"
+PREFIX = "gridlake-writeback-test"
+ENTRIES = 3000
+
+
+@pytest.fixture
+def scratch(services: Settings) -> Iterator[Settings]:
+    settings = services.model_copy(deep=True)
+    settings.cassandra.keyspace = KEYSPACE
+    settings.cache.prefix = PREFIX
+    client = redis_client(settings)
+    client.delete(stream_key(PREFIX), dead_letter_key(PREFIX))
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
+        apply_schema(session, settings)
+    yield settings
+    client.delete(stream_key(PREFIX), dead_letter_key(PREFIX))
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
+
+
+def stored_rows(settings: Settings) -> int:
+    with cassandra_session(settings) as session:
+        return session.execute(f"SELECT count(*) FROM {KEYSPACE}.cache_entries").one()[0]
+
+
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(scratch: Settings) -> None:
+    client = redis_client(scratch)
+    entries = [CacheEntry(METER_DAILY, {"meter_id": f"M-{n:05d}", "date": "2024-10-27"}, {"kwh_import": n / 8})
+               for n in range(ENTRIES)]
+    WriteBehindQueue(client, PREFIX).write("v-test", entries)
+
+    env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
+           "GRIDLAKE_CACHE__PREFIX": PREFIX}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "gridlake"), "writeback", "run", "--once",
+                               "--name", "doomed", "--batch", "200"], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while stored_rows(scratch) < ENTRIES // 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    written_before_the_kill = stored_rows(scratch)
+    assert 0 < written_before_the_kill < ENTRIES, "the worker must die mid-stream"
+
+    with cassandra_session(scratch) as session:
+        survivor = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "survivor", prefix=PREFIX,
+                                     claim_idle_ms=0)
+        report = survivor.drain(block_ms=100)
+        value = session.execute(f"SELECT value FROM {KEYSPACE}.cache_entries WHERE family = 'meter_daily' "
+                                "AND tag = 'M-02999' AND item = '2024-10-27'").one().value
+    assert report.reclaimed > 0, "the dead worker's unacknowledged batch is taken over"
+    assert stored_rows(scratch) == ENTRIES
+    assert value == '{"kwh_import": 374.875}'
+    assert client.xpending(stream_key(PREFIX), "writers")["pending"] == 0
+
+
+def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(scratch: Settings) -> None:
+    client = redis_client(scratch)
+    broken = KeyFamily("meter_daily", METER_DAILY.pattern, "hash", "a family whose parts lack the tag",
+                       tag_parts=("meter_id",), item_parts=("date",))
+    WriteBehindQueue(client, PREFIX).write("v-test", [CacheEntry(broken, {"date": "2024-10-27"}, {"kwh": 1})])
+    with cassandra_session(scratch) as session:
+        worker = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "w", prefix=PREFIX,
+                                   max_deliveries=1, backoff_s=0)
+        report = worker.drain(block_ms=100)
+    dead = client.xrange(dead_letter_key(PREFIX))
+    assert (report.written, report.dead) == (0, 1)
+    assert len(dead) == 1 and dead[0][1][b"error"].startswith(b"KeyError")
+    assert client.xpending(stream_key(PREFIX), "writers")["pending"] == 0

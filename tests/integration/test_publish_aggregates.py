@@ -1,0 +1,85 @@
+"""Publishing gold figures into Redis: what the API then serves, hour by hour on a DST day."""
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs import publish_aggregates
+from jobs.cache_durable import DurableCopies
+from jobs.cache_read import CacheReader
+from jobs.cassandra_schema import apply_schema
+from jobs.clients import cassandra_session, redis_client
+from jobs.config import Settings
+from jobs.lake import LakeTableRef
+from schemas import cache_keys, gold
+from schemas.lake import LakeTable
+
+DAY = date(2024, 10, 27)  # Europe/Tirane falls back: 02:00-03:00 local happens twice
+
+
+def rows(table: LakeTable, *values: dict) -> list[dict]:
+    return [{**{name: None for name in table.names}, "date": DAY, **value} for value in values]
+
+
+@pytest.fixture(scope="module")
+def published(services: Settings, spark: SparkSession, tmp_path_factory) -> Iterator[Settings]:
+    settings = services.model_copy(deep=True)
+    settings.lake.root = str(tmp_path_factory.mktemp("publish-lake"))
+    settings.cache.prefix = "gridlake-publish-test"
+    settings.cache.top_consumers = 1
+    daily = rows(gold.METER_DAILY,
+                 {"meter_id": "M-1", "feeder_id": "F-1", "region": "R-1", "timezone": "Europe/Tirane",
+                  "kwh_import": Decimal("12.345"), "peak_kw": Decimal("3.200"),
+                  "peak_at": datetime(2024, 10, 27, 17, 45), "intervals": 100, "intervals_estimated": 2},
+                 {"meter_id": "M-2", "feeder_id": "F-1", "region": "R-1", "timezone": "Europe/Tirane",
+                  "kwh_import": Decimal("30.000"), "intervals": 100, "intervals_estimated": 0})
+    # Local hours 00, 01, 02 (summer time, UTC+2), 02 again and 03 (winter time, UTC+1).
+    hour_starts_utc = [datetime(2024, 10, 26, 22), datetime(2024, 10, 26, 23), datetime(2024, 10, 27, 0),
+                       datetime(2024, 10, 27, 1), datetime(2024, 10, 27, 2)]
+    hourly = rows(gold.METER_HOURLY, *[
+        {"meter_id": "M-1", "hour_start": start, "local_hour": hour, "utc_offset_min": offset,
+         "kwh_import": Decimal(f"0.{n + 1}00"), "intervals": 4, "intervals_estimated": 0}
+        for n, (start, hour, offset) in enumerate(zip(hour_starts_utc, (0, 1, 2, 2, 3), (120, 120, 120, 60, 60)))])
+    area = {"kwh_import": Decimal("42.345"), "meter_count": 2, "meters_expected": 2, "intervals": 200}
+    frames = {gold.METER_DAILY: daily, gold.METER_HOURLY: hourly,
+              gold.FEEDER_DAILY: rows(gold.FEEDER_DAILY, {"feeder_id": "F-1", **area}),
+              gold.SUBSTATION_DAILY: rows(gold.SUBSTATION_DAILY, {"substation_id": "S-1", **area}),
+              gold.REGION_DAILY: rows(gold.REGION_DAILY, {"region": "R-1", **area})}
+    for table, table_rows in frames.items():
+        frame = spark.createDataFrame(table_rows, table.spark_schema())
+        LakeTableRef(spark, settings.lake_root, table.path, settings.lake.format).replace_partition(frame, DAY)
+    with cassandra_session(settings) as session:
+        apply_schema(session, settings)
+    records = publish_aggregates.main(settings, DAY, spark)
+    assert [(r.status, r.rows_written) for r in records] == [("ok", 2 + 2 + 1 + 3 + 2)]
+    yield settings
+    client = redis_client(settings)
+    for key in client.scan_iter(match="gridlake-publish-test:*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def reader(published: Settings) -> Iterator[CacheReader]:
+    with cassandra_session(published) as session:
+        yield CacheReader(redis_client(published), DurableCopies(session, published.cassandra.keyspace),
+                          ttl_s=3600, prefix=published.cache.prefix)
+
+
+def test_meter_day_is_served_as_published(reader: CacheReader) -> None:
+    assert reader.get_meter_daily("M-1", "2024-10-27") == {
+        "kwh_import": "12.345", "peak_kw": "3.200", "peak_at": "2024-10-27T17:45:00"}
+
+
+def test_the_repeated_dst_hour_keeps_both_readings(reader: CacheReader) -> None:
+    hours = reader.get(cache_keys.METER_HOURLY, meter_id="M-1", date="2024-10-27")
+    assert hours == {"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}
+
+
+def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
+    assert reader.get(cache_keys.AREA_TOP_CONSUMERS, level="feeder", area_id="F-1", date="2024-10-27") == {
+        "M-2": 30.0}
+    assert reader.get(cache_keys.AREA_DAILY, level="region", area_id="R-1", date="2024-10-27") == {
+        "kwh_import": "42.345", "meter_count": "2", "meters_expected": "2"}
