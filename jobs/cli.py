@@ -307,6 +307,18 @@ def _run_stage(stage: str, date_: str, end: str | None, env: str | None) -> None
                           f"in {record.seconds:.1f} s", highlight=False)
 
 
+@run_app.command("validate")
+def run_validate_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Validate, estimate and edit a date's meter readings (a range in date order): bronze -> silver."""
+    _run_stage("validate", date_, end, env)
+
+
+@run_app.command("aggregate")
+def run_aggregate_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Aggregate a date's validated readings (a range in date order) into the gold tables."""
+    _run_stage("aggregate", date_, end, env)
+
+
 @run_app.command("index")
 def run_index_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
     """Build new versions of the `meters` and `readings-daily` indices and swap their aliases."""

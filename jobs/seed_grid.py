@@ -61,6 +61,12 @@ EVENT_GRID_S = 1800
 LateRows = Literal["hold", "only", "include"]
 
 
+#: Meter classes that get spikes: their load stays far below the connection's capacity, so a
+#: spike (capped at 0.9 x capacity) stands out. An industrial or EV-charging meter can run near
+#: capacity all day, where a capped "spike" is indistinguishable from load by any rule.
+SPIKE_CLASSES = ("residential", "prosumer", "commercial")
+
+
 @dataclass
 class SeedSummary:
     """What one seed run wrote."""
@@ -152,7 +158,8 @@ def plan_faults(catalogue: GridCatalogue, clocks: list[DayClock], fault_rate: fl
         tuple[int, int], str]:
     """Which (meter index, day index) carries which fault: ``fault_rate`` of the active
     meter-days, one fault each, every kind at least once. ``outside_active_dates`` goes to a
-    day the meter is not active (none exists when no meter starts or ends in the range)."""
+    day the meter is not active (none exists when no meter starts or ends in the range);
+    spikes go only to meters of SPIKE_CLASSES."""
     if fault_rate <= 0:
         return {}
     active = [(m.index, c.index) for c in clocks for m in catalogue.meters if m.active_on(c.day)]
@@ -164,13 +171,20 @@ def plan_faults(catalogue: GridCatalogue, clocks: list[DayClock], fault_rate: fl
     active_slots = iter(rng.permutation(len(active)).tolist())
     inactive_slots = iter(rng.permutation(len(inactive)).tolist())
     plan = {}
+    meter_class = {m.index: m.meter_class for m in catalogue.meters}
+    deferred: list[int] = []
     for kind in kinds:
         if kind == gt.OUTSIDE_ACTIVE_DATES:
             slot = next(inactive_slots, None)
             if slot is not None:
                 plan[inactive[slot]] = kind
-        else:
-            plan[active[next(active_slots)]] = kind
+            continue
+        slot = deferred.pop(0) if deferred and kind != gt.SPIKE else next(active_slots, None)
+        while kind == gt.SPIKE and slot is not None and meter_class[active[slot][0]] not in SPIKE_CLASSES:
+            deferred.append(slot)  # kept for a later fault of another kind
+            slot = next(active_slots, None)
+        if slot is not None:
+            plan[active[slot]] = kind
     return plan
 
 

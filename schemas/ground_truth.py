@@ -46,7 +46,7 @@ from schemas.cassandra import FAULT_LABELS
 MISSING_INTERVAL = "missing_interval"  # 1-4 consecutive intervals absent
 MISSING_DAY = "missing_day"  # every interval of the meter's day absent (and no meter_days row)
 # Wrong values on the import channel.
-SPIKE = "spike"  # one interval 10x its neighbours, still within the connection's capacity
+SPIKE = "spike"  # one interval 10x its neighbours, within capacity (residential, prosumer, commercial)
 NEGATIVE_IMPORT = "negative_import"  # kwh_import < 0
 FROZEN_VALUE = "frozen_value"  # 8-16 intervals repeating one non-zero value
 ZERO_STREAK = "zero_streak"  # 8-16 intervals of kwh_import = 0

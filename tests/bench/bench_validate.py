@@ -1,0 +1,98 @@
+"""Benchmark of VEE: bronze -> silver + quarantine, beside a plain copy of the same rows.
+
+Measured in one run, on a seeded set (default the standard 10,000 meters x 2 days at
+15 minutes, 1% faults): the first day is validated to give the second like-day history,
+then the second day is timed end to end (read bronze and silver history, every rule,
+estimation, both partition writes, read-back and the conservation check). Beside it, the
+same machine's limit for the stage: the same bronze partition read and written to a lake
+table with the same layout and no rules. Their ratio is the figure that holds across machines.
+
+    .venv/bin/python tests/bench/bench_validate.py [--meters 10000] [--days 2] [--fault-rate 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from jobs import extract_readings, seed_grid, validate_readings
+from jobs.cassandra_schema import apply_schema
+from jobs.clients import cassandra_session
+from jobs.config import Settings, load_settings
+from jobs.dates import date_range
+from jobs.lake import LakeTableRef
+from jobs.spark import spark_session
+from schemas.lake import BRONZE_METER_READINGS
+
+START = date(2024, 5, 6)
+KEYSPACE = "grid_bench_validate"
+
+
+def seeded(base: Settings, meters: int, days: int, fault_rate: float, lake: Path) -> Settings:
+    settings = base.model_copy(deep=True)
+    settings.cassandra.keyspace = KEYSPACE
+    settings.lake.root = str(lake)
+    with cassandra_session(settings) as session:
+        session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
+        apply_schema(session, settings)
+    started = time.perf_counter()
+    summary = seed_grid.main(settings, meters, days, START, seed=7, fault_rate=fault_rate, late_rows="include")
+    print(f"seeded {KEYSPACE}: {summary.meter_rows:,} meter rows in {time.perf_counter() - started:.0f} s", flush=True)
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--fault-rate", type=float, default=0.01)
+    args = parser.parse_args()
+    if args.days < 2:
+        parser.error("--days must be at least 2: the timed day needs a day of history")
+    logging.basicConfig(level=logging.WARNING)
+    base = load_settings("local")
+    spark = spark_session(base, app_name="gridlake-bench-validate")
+    days = date_range(START, START + timedelta(days=args.days - 1))
+    timed_day = days[-1]
+
+    with tempfile.TemporaryDirectory(prefix="gridlake-bench-") as scratch:
+        work = Path(scratch)
+        settings = seeded(base, args.meters, args.days, args.fault_rate, work / "lake")
+        for day in days:
+            extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
+        catalogue = validate_readings.read_catalogue(spark, settings).cache()
+        catalogue.count()
+        for day in days[:-1]:
+            validate_readings.main(settings, day, spark, catalogue)
+        started = time.perf_counter()
+        [record] = validate_readings.main(settings, timed_day, spark, catalogue)
+        vee_seconds = time.perf_counter() - started
+
+        bronze = LakeTableRef(spark, settings.lake_root, BRONZE_METER_READINGS.path, settings.lake.format)
+        copy = LakeTableRef(spark, str(work / "copy"), "silver/meter_readings", settings.lake.format)
+        started = time.perf_counter()
+        frame = bronze.read_partition(timed_day, BRONZE_METER_READINGS.spark_schema())
+        files = extract_readings.file_count(record.rows_read, settings.lake.bytes_per_reading,
+                                            settings.lake.target_file_mb * 2**20)
+        copy.replace_partition(extract_readings.lay_out(frame, "meter_id", files), timed_day)
+        copied = copy.read_partition(timed_day).count()
+        copy_seconds = time.perf_counter() - started
+        with cassandra_session(settings) as session:
+            session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
+
+    vee_rate = record.rows_read / vee_seconds
+    copy_rate = copied / copy_seconds
+    print(f"\nset: {args.meters:,} meters x {args.days} days, {args.fault_rate:.0%} faults, format {base.lake.format}, "
+          f"Spark {base.spark.master}")
+    print(f"VEE (bronze -> silver + quarantine, one day): {record.rows_read:,} readings in {vee_seconds:.1f} s "
+          f"= {vee_rate:,.0f} readings/s ({record.rows_written:,} rows written)")
+    print(f"plain copy of the same partition (read, lay out, write, read back): {copy_rate:,.0f} readings/s")
+    print(f"ratio VEE / copy: {vee_rate / copy_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
