@@ -52,9 +52,11 @@ DEMO_END := 2024-10-28
 demo: services
 	$(GRIDLAKE) run smoke
 	$(GRIDLAKE) schema apply
-	$(GRIDLAKE) seed --meters 200 --days 3 --start $(DEMO_START)
+	$(GRIDLAKE) seed --meters 200 --days 3 --start $(DEMO_START) --fault-rate 0.05
 	$(GRIDLAKE) load-real steel
-	$(GRIDLAKE) run extract --date $(DEMO_START) --end $(DEMO_END)
+	$(GRIDLAKE) backfill --start $(DEMO_START) --end $(DEMO_END)
+	$(GRIDLAKE) search --near 41.3275,19.8187 --radius 1km --type commercial --limit 5
+	$(GRIDLAKE) cache get --meter MTR-0000001 --date $(DEMO_END)
 
 test: setup
 	$(BIN)/pytest

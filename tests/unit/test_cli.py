@@ -34,3 +34,16 @@ def test_bad_search_input_exits_2_with_one_line(arguments: list[str], message: s
     result = CliRunner().invoke(app, ["search", *arguments, "--env", "test"])
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_backfill_names_an_unknown_stage() -> None:
+    result = CliRunner().invoke(app, ["backfill", "--start", "2024-10-01", "--end", "2024-10-02",
+                                      "--stages", "extract,ingest", "--env", "test"])
+    assert result.exit_code == 2
+    assert "unknown stage 'ingest'" in result.stderr
+
+
+def test_backfill_refuses_an_end_before_the_start() -> None:
+    result = CliRunner().invoke(app, ["backfill", "--start", "2024-10-02", "--end", "2024-10-01", "--env", "test"])
+    assert result.exit_code == 2
+    assert "end date 2024-10-01 is before start date 2024-10-02" in result.stderr
