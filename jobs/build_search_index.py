@@ -26,6 +26,7 @@ from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.search_index import DocumentId, VersionedIndex
+from jobs.search_templates import apply_index_templates
 from jobs.spark import spark_session
 from schemas.cassandra import METERS, SENSORS
 from schemas.gold import METER_DAILY
@@ -110,6 +111,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     """Build ``meters`` and this month's member of ``readings-daily`` for ``run_date``."""
     spark = spark or spark_session(settings, app_name=f"gridlake-index-{run_date}")
     es = elasticsearch_client(settings)
+    apply_index_templates(es)  # new versions take their mappings from the templates
     keyspace = settings.cassandra.keyspace
     catalogue = {table.name: spark.read.format("org.apache.spark.sql.cassandra")
                  .options(keyspace=keyspace, table=table.name).load() for table in (METERS, SENSORS)}

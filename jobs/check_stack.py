@@ -19,7 +19,7 @@ from pyspark.sql.types import DecimalType
 
 from jobs.clients import cassandra_session, elasticsearch_client, redis_client
 from jobs.config import Settings
-from jobs.spark import spark_session
+from jobs.spark import forget_cassandra_schema, spark_session
 from schemas.cassandra import STACK_CHECK_TABLE, keyspace_cql, stack_check_table_cql
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def main(settings: Settings) -> list[str]:
     done.append(f"cassandra {version}: table {keyspace}.{STACK_CHECK_TABLE} ready")
 
     spark = spark_session(settings, app_name="gridlake-check-stack")
+    forget_cassandra_schema(spark)  # the table may be newer than this session's view of it
     readings = check_day_readings(spark)
     cassandra_options = {"keyspace": keyspace, "table": STACK_CHECK_TABLE}
     readings.write.format("org.apache.spark.sql.cassandra").options(**cassandra_options).mode("append").save()

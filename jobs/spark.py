@@ -84,3 +84,12 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         builder = builder.config("spark.cassandra.auth.password", settings.cassandra.password.get_secret_value())
     state.mkdir(parents=True, exist_ok=True)
     return builder.getOrCreate()
+
+
+def forget_cassandra_schema(spark: SparkSession) -> None:
+    """Drop the connector's cached Cassandra sessions, and with them its view of the schema.
+
+    A long-lived session (a notebook, a test run, the stack check) that created or altered a
+    table through the Python driver may otherwise not see it yet.
+    """
+    spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()

@@ -20,7 +20,7 @@ from jobs.config import Settings
 from jobs.java import java_environment
 from jobs.lake import LakeTableRef
 from jobs.run_log import RUNS_PATH
-from jobs.spark import package_jars
+from jobs.spark import forget_cassandra_schema, package_jars
 from schemas.cassandra import METER_DAYS, METER_READINGS
 from schemas.lake import BRONZE_METER_READINGS, Column
 
@@ -127,7 +127,7 @@ def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, 
                         f"AND day = '{new_day}' AND ts = '{new_day}T00:00:00Z' AND ingest_id = 'test:0'")
     # This long-lived test session cached the table's metadata before the ALTER (a job run
     # after `schema apply` starts fresh): drop the connector's cached sessions.
-    spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
+    forget_cassandra_schema(spark)
     try:
         widened = replace(extract_readings.METER_FEED, bronze=replace(
             BRONZE_METER_READINGS, columns=(*BRONZE_METER_READINGS.columns, Column("phase", "string"))))

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from jobs import check_stack
 from jobs.clients import cassandra_session, elasticsearch_client, redis_client
 from jobs.config import Settings
+from jobs.spark import forget_cassandra_schema
 from schemas.cassandra import STACK_CHECK_TABLE, keyspace_cql, stack_check_table_cql
 
 
@@ -23,6 +24,7 @@ def test_connector_round_trips_rows(services: Settings, spark: SparkSession) -> 
         ("rt-1", date(2024, 10, 27), datetime(2024, 10, 27, 0, 15), Decimal("0.000")),
         ("rt-1", date(2024, 10, 27), datetime(2024, 10, 27, 0, 30), Decimal("12.345")),
     ]
+    forget_cassandra_schema(spark)
     frame = spark.createDataFrame(written, "meter_id string, day date, ts timestamp, kwh_import decimal(12,3)")
     options = {"keyspace": keyspace, "table": STACK_CHECK_TABLE}
     frame.write.format("org.apache.spark.sql.cassandra").options(**options).mode("append").save()
