@@ -66,6 +66,10 @@ class CacheReader:
         lock = f"{key}:refill"
         if self.client.set(lock, "1", nx=True, px=self.refill_wait_ms):
             try:
+                # Another caller may have refilled the key between our miss and our lock.
+                found = self._from_redis(family, key)
+                if found is not None:
+                    return found
                 stored = self.durable.read(family, parts)
                 if stored is None:
                     return None
