@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -65,11 +65,13 @@ class CachePublisher:
     """Writes versions, verifies them, flips the pointer, retires the previous version."""
 
     def __init__(self, client: RedisClient, ttl_s: int, grace_s: int, batch_size: int = 500,
-                 prefix: str = PREFIX, durable: DurableSink | None = None) -> None:
+                 prefix: str = PREFIX, durable: DurableSink | None = None,
+                 family_ttl_s: Mapping[str, int] | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.durable = durable
         self.ttl_s = ttl_s
+        self.family_ttl_s = dict(family_ttl_s or {})
         self.grace_s = grace_s
         self.batch_size = batch_size
 
@@ -90,7 +92,7 @@ class CachePublisher:
                     pipe.zadd(key, {member: float(score) for member, score in entry.value.items()})
                 else:
                     pipe.hset(key, mapping={field: str(value) for field, value in entry.value.items()})
-                pipe.expire(key, self.ttl_s)
+                pipe.expire(key, self.family_ttl_s.get(entry.family.name, self.ttl_s))
             pipe.execute()
             if self.durable is not None:
                 self.durable.write(version, batch)  # before the flip: written through, or queued behind

@@ -260,8 +260,23 @@ class AirflowConf(_Section):
 class CacheConf(_Section):
     """The serving cache in Redis: key namespace, lifetimes and the durable copies."""
 
+    @field_validator("family_ttl_days")
+    @classmethod
+    def _known_families(cls, value: dict[str, int]) -> dict[str, int]:
+        from schemas.cache_keys import KEY_FAMILIES
+
+        known = sorted(family.name for family in KEY_FAMILIES)
+        for name, days in value.items():
+            if name not in known:
+                raise ValueError(f"unknown key family {name!r} (known: {', '.join(known)})")
+            if days < 1:
+                raise ValueError(f"{name}: a lifetime of at least 1 day")
+        return value
+
     prefix: str = Field("gridlake", pattern=r"^[a-z][a-z0-9_-]*$")
     ttl_days: int = Field(8, ge=1)
+    #: Lifetime per key family (schemas/cache_keys.py), overriding ttl_days.
+    family_ttl_days: dict[str, int] = {}
     #: How long the previous version stays readable after a flip.
     grace_s: int = Field(600, ge=0)
     batch_size: int = Field(500, ge=1)

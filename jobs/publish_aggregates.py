@@ -109,7 +109,8 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
         durable = (WriteBehindQueue(client, conf.prefix) if conf.durable_mode == "write-behind"
                    else DurableCopies(session, settings.cassandra.keyspace, settings.cassandra.write_concurrency))
         publisher = CachePublisher(client, ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s,
-                                   batch_size=conf.batch_size, prefix=conf.prefix, durable=durable)
+                                   batch_size=conf.batch_size, prefix=conf.prefix, durable=durable,
+                                   family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
         entries = cache_entries(run_date, meter_daily, _gold_day(spark, settings, gold.METER_HOURLY, run_date),
                                 areas, conf.top_consumers)
         version, written = publisher.publish(run_date, entries)

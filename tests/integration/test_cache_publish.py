@@ -1,5 +1,6 @@
 """Versioned publishes into the real Redis and Redis Cluster: flip, failure, retirement."""
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -13,7 +14,7 @@ from jobs.cache_read import CacheReader
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session, redis_client, redis_cluster_client
 from jobs.config import Settings
-from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, pointer_key
+from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, METER_LATEST, pointer_key
 
 PREFIX = "gridlake-test"
 DAY = date(2024, 10, 27)
@@ -116,3 +117,43 @@ def test_write_through_serves_a_miss_from_cassandra_once(client, durable) -> Non
     assert answers == [{"kwh_import": "3.5", "peak_kw": "2.5"}] * 32
     assert CountingDurableCopies.reads == 1, "32 identical misses, one Cassandra read"
     assert reader.get_meter_daily("M-0999", DAY.isoformat()) is None
+
+
+def test_each_key_family_gets_its_configured_lifetime(client) -> None:
+    publisher = CachePublisher(client, ttl_s=8 * 86400, grace_s=60, prefix=PREFIX,
+                               family_ttl_s={"meter_latest": 2 * 86400})
+    version, _ = publisher.publish(DAY, [
+        CacheEntry(METER_DAILY, {"meter_id": "M-1", "date": DAY.isoformat()}, {"kwh_import": 1}),
+        CacheEntry(METER_LATEST, {"meter_id": "M-1"}, {"kwh_import": 1, "date": DAY.isoformat()})])
+    daily_ttl = client.ttl(METER_DAILY.key(version, PREFIX, meter_id="M-1", date=DAY.isoformat()))
+    latest_ttl = client.ttl(METER_LATEST.key(version, PREFIX, meter_id="M-1"))
+    assert 8 * 86400 - 60 < daily_ttl <= 8 * 86400
+    assert 2 * 86400 - 60 < latest_ttl <= 2 * 86400
+
+
+def test_a_reader_during_publishes_sees_only_whole_versions(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=3, prefix=PREFIX)
+    publisher.publish(DAY, meter_days(10, kwh=0.0))
+    seen: list[tuple[bytes, bytes]] = []
+    stop = threading.Event()
+
+    def read_two_meters() -> None:
+        """One API answer: the pointer once, then two meters of that version."""
+        while not stop.is_set():
+            version = client.get(pointer_key(PREFIX)).decode()
+            first, last = (client.hget(METER_DAILY.key(version, PREFIX, meter_id=m, date=DAY.isoformat()),
+                                       "kwh_import") for m in ("M-0000", "M-0009"))
+            seen.append((first, last))
+
+    reader = threading.Thread(target=read_two_meters)
+    reader.start()
+    try:
+        for publish in range(1, 6):  # each publish sets every meter n to publish * 100 + n
+            publisher.publish(DAY, meter_days(10, kwh=publish * 100.0))
+    finally:
+        stop.set()
+        reader.join()
+    assert seen
+    for first, last in seen:
+        assert first is not None and last is not None, "a reader never finds a key missing"
+        assert float(last) - float(first) == 9, "both keys of one answer come from the same version"

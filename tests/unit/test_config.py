@@ -83,3 +83,9 @@ def test_broken_yaml_names_file_and_line(conf_dir: Path) -> None:
 def test_project_configuration_files_are_valid() -> None:
     for env in ("local", "test"):
         assert load_settings(env).env == env
+
+
+def test_unknown_cache_key_family_lists_the_known_ones(conf_dir: Path) -> None:
+    (conf_dir / "local.yaml").write_text("cache:\n  family_ttl_days:\n    meter_weekly: 3\n")
+    with pytest.raises(ConfigError, match=r"cache\.family_ttl_days.*unknown key family 'meter_weekly'.*meter_daily"):
+        load_settings("local", conf_dir)
