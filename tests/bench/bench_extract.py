@@ -28,30 +28,13 @@ import pyarrow.parquet as pq
 
 from cassandra.concurrent import execute_concurrent_with_args
 
-from jobs import extract_readings, seed_grid
-from jobs.cassandra_schema import apply_schema
+from bench_support import START, drop, seeded
+from jobs import extract_readings
 from jobs.clients import cassandra_session
 from jobs.config import Settings, load_settings
 from jobs.lake import LakeTableRef
 from jobs.spark import spark_session
 from schemas.lake import BRONZE_METER_READINGS
-
-START = date(2024, 5, 6)
-
-
-def seeded(base: Settings, keyspace: str, meters: int, days: int, lake: Path) -> Settings:
-    settings = base.model_copy(deep=True)
-    settings.cassandra.keyspace = keyspace
-    settings.lake.root = str(lake)
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-        apply_schema(session, settings)
-    started = time.perf_counter()
-    summary = seed_grid.main(settings, meters, days, START, seed=7, fault_rate=0.0, late_rows="include")
-    print(f"seeded {keyspace}: {summary.meter_rows + summary.sensor_rows:,} rows in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
-    return settings
-
 
 def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int = 32) -> tuple[int, float]:
     """Cassandra's own read limit here: every row of meter_readings through the Python driver,
@@ -67,11 +50,6 @@ def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int
         results = execute_concurrent_with_args(session, query, bounds, concurrency=concurrency)
         rows = sum(sum(1 for _ in result.result_or_exc) for result in results)
         return rows, rows / (time.perf_counter() - started)
-
-
-def drop(settings: Settings) -> None:
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}")
 
 
 def timed_extract(spark, settings: Settings, day: date):  # noqa: ANN001, ANN201

@@ -16,33 +16,18 @@ import argparse
 import logging
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from jobs import extract_readings, seed_grid, validate_readings
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings, load_settings
+from bench_support import START, drop, seeded
+from jobs import extract_readings, validate_readings
+from jobs.config import load_settings
 from jobs.dates import date_range
 from jobs.lake import LakeTableRef
 from jobs.spark import spark_session
 from schemas.lake import BRONZE_METER_READINGS
 
-START = date(2024, 5, 6)
 KEYSPACE = "grid_bench_validate"
-
-
-def seeded(base: Settings, meters: int, days: int, fault_rate: float, lake: Path) -> Settings:
-    settings = base.model_copy(deep=True)
-    settings.cassandra.keyspace = KEYSPACE
-    settings.lake.root = str(lake)
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
-        apply_schema(session, settings)
-    started = time.perf_counter()
-    summary = seed_grid.main(settings, meters, days, START, seed=7, fault_rate=fault_rate, late_rows="include")
-    print(f"seeded {KEYSPACE}: {summary.meter_rows:,} meter rows in {time.perf_counter() - started:.0f} s", flush=True)
-    return settings
 
 
 def main() -> None:
@@ -61,7 +46,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="gridlake-bench-") as scratch:
         work = Path(scratch)
-        settings = seeded(base, args.meters, args.days, args.fault_rate, work / "lake")
+        settings = seeded(base, KEYSPACE, args.meters, args.days, work / "lake", args.fault_rate)
         for day in days:
             extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
         catalogue = validate_readings.read_catalogue(spark, settings).cache()
@@ -81,8 +66,7 @@ def main() -> None:
         copy.replace_partition(extract_readings.lay_out(frame, "meter_id", files), timed_day)
         copied = copy.read_partition(timed_day).count()
         copy_seconds = time.perf_counter() - started
-        with cassandra_session(settings) as session:
-            session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
+        drop(settings)
 
     vee_rate = record.rows_read / vee_seconds
     copy_rate = copied / copy_seconds
