@@ -12,10 +12,11 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -108,10 +109,74 @@ class ElasticsearchConf(_Section):
     password: SecretStr | None = None
 
 
+class RedisTlsConf(_Section):
+    """TLS towards Redis: on with ``enabled`` or a ``rediss://`` url. The server's certificate is
+    checked against ``ca_file`` (the system's CAs when unset); ``cert_file`` and ``key_file``
+    present a client certificate when the server asks for one (``tls-auth-clients``)."""
+
+    enabled: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: Check that the certificate names the host connected to (turn off only for IP-less test certs).
+    check_hostname: bool = True
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> RedisTlsConf:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (a client certificate and its key)")
+        return self
+
+
 class RedisConf(_Section):
+    """How every Redis client connects: the single server's url, the cluster's seed nodes, an ACL
+    user and TLS. The password comes only from the environment (GRIDLAKE_REDIS__PASSWORD)."""
+
     url: str = "redis://127.0.0.1:6379/0"
     cluster_nodes: list[str] = ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+    #: ACL user (Redis 6+); None authenticates as ``default`` when a password is set.
+    username: str | None = None
     password: SecretStr | None = None
+    tls: RedisTlsConf = RedisTlsConf()
+    socket_timeout_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials_in_url(cls, data: Any) -> Any:
+        # Checked on the whole section, so that the error never echoes the url (and its secret).
+        url = data.get("url") if isinstance(data, dict) else None
+        if isinstance(url, str) and "@" in url.split("/")[2 if "//" in url else 0]:
+            raise ValueError("url: no user or password in it; use redis.username and GRIDLAKE_REDIS__PASSWORD")
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+            raise ValueError("must be redis://host:port/db or rediss://host:port/db (TLS)")
+        return value
+
+    @field_validator("cluster_nodes")
+    @classmethod
+    def _host_ports(cls, value: list[str]) -> list[str]:
+        for node in value:
+            host, _, port = node.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{node!r} is not host:port")
+        return value
+
+    @property
+    def tls_on(self) -> bool:
+        """TLS is used when asked for either way: ``tls.enabled`` or a ``rediss://`` url."""
+        return self.tls.enabled or urlparse(self.url).scheme == "rediss"
 
 
 class LocalCassandraConf(_Section):

@@ -3,17 +3,27 @@
 The port comes from the client configuration (``redis.url``, ``redis.cluster_nodes``), so
 the server started here is the one the jobs talk to. A Redis already on that port that
 gridlake did not start (a system Redis started by the package) is neither used nor stopped.
+
+The servers accept the clients' own settings: with ``redis.password`` set (from the environment)
+they get an ACL file (0600, only the password's SHA-256) that disables the ``default`` user
+and lets ``redis.username`` in; a server given a ``ServerTls`` listens only on TLS. Probes
+connect with the same options as the jobs (jobs/clients.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import redis
 
-from jobs.config import Settings
+from jobs.clients import redis_node
+from jobs.config import RedisConf, Settings
 from jobs.services.base import ServiceStatus
 from jobs.services.process import ManagedProcess, ServiceError, ensure_port_free_for, wait_until
 
@@ -27,13 +37,54 @@ def _redis_server_binary() -> str:
     return binary
 
 
-def _server_argv(port: int, data_dir: str, maxmemory: str, extra: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class ServerTls:
+    """The certificate a local server presents, the CA it trusts for client certificates, and
+    whether clients must present one."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+    auth_clients: bool = False
+
+    def argv(self, port: int) -> list[str]:
+        """TLS only: the plain port is closed, ``port`` speaks TLS."""
+        return ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.cert_file),
+                "--tls-key-file", str(self.key_file), "--tls-ca-cert-file", str(self.ca_file),
+                "--tls-auth-clients", "yes" if self.auth_clients else "no"]
+
+
+def write_acl_file(conf: RedisConf, path: Path) -> list[str]:
+    """When the clients authenticate, an ACL file letting their user in (``default`` disabled
+    unless it is that user); returns the server arguments that load it, or none."""
+    if conf.password is None:
+        return []
+    digest = hashlib.sha256(conf.password.get_secret_value().encode()).hexdigest()
+    user = conf.username or "default"
+    lines = [f"user {user} on #{digest} ~* &* +@all"]
+    if user != "default":
+        lines.insert(0, "user default off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as acl:
+        acl.write("\n".join(lines) + "\n")
+    return ["--aclfile", str(path)]
+
+
+def _refuse_tls_without_certificate(conf: RedisConf, tls: ServerTls | None, name: str) -> None:
+    if conf.tls_on and tls is None:
+        raise ServiceError(f"{name}: redis.url or redis.tls asks for TLS, but the local server has no certificate; "
+                           "point redis at a TLS server, or turn TLS off for the local one")
+
+
+def _server_argv(port: int, data_dir: str, maxmemory: str, extra: list[str],
+                 tls: ServerTls | None = None) -> list[str]:
     # The marker rides in the process title ("redis-server 127.0.0.1:6379" plus the config
     # name) through --proc-title-template, so ownership survives pid reuse.
     return [
         _redis_server_binary(),
         "--bind", "127.0.0.1",
-        "--port", str(port),
+        *(tls.argv(port) if tls else ["--port", str(port)]),
         "--dir", data_dir,
         "--save", "",
         "--appendonly", "no",
@@ -58,8 +109,10 @@ class RedisServer:
 
     name = "redis"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls: ServerTls | None = None) -> None:
         url = urlparse(settings.redis.url)
+        self.conf = settings.redis
+        self.tls = tls
         self.host = url.hostname or "127.0.0.1"
         self.port = url.port or 6379
         self.maxmemory = settings.services.redis.maxmemory
@@ -72,14 +125,16 @@ class RedisServer:
         )
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=2)
+        return redis_node(self.conf, self.host, self.port)
 
     def launch(self) -> None:
         if self.process.pid() is not None:
             return
+        _refuse_tls_without_certificate(self.conf, self.tls, self.name)
         ensure_port_free_for(self.process, self.host, self.port, "GRIDLAKE_REDIS__URL")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process.start(_server_argv(self.port, str(self.data_dir), self.maxmemory, []))
+        acl = write_acl_file(self.conf, self.data_dir / "users.acl")
+        self.process.start(_server_argv(self.port, str(self.data_dir), self.maxmemory, acl, self.tls))
 
     def wait_ready(self, timeout_s: float) -> float:
         return wait_until(lambda: bool(self._client().ping()), self.process, timeout_s, "PING")
@@ -99,6 +154,7 @@ class RedisCluster:
 
     def __init__(self, settings: Settings) -> None:
         self.nodes = [_host_port(node) for node in settings.redis.cluster_nodes]
+        self.conf = settings.redis
         self.maxmemory = settings.services.redis.maxmemory
         self.state = settings.state_path
         self.processes = [
@@ -112,6 +168,7 @@ class RedisCluster:
         ]
 
     def launch(self) -> None:
+        _refuse_tls_without_certificate(self.conf, None, self.name)
         for (host, port), process in zip(self.nodes, self.processes, strict=True):
             if process.pid() is not None:
                 continue
@@ -119,11 +176,11 @@ class RedisCluster:
             data_dir = self.state / "redis-cluster" / str(port)
             data_dir.mkdir(parents=True, exist_ok=True)
             extra = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                     "--cluster-node-timeout", "5000"]
+                     "--cluster-node-timeout", "5000", *write_acl_file(self.conf, data_dir / "users.acl")]
             process.start(_server_argv(port, str(data_dir), self.maxmemory, extra))
 
     def _node_client(self, host: str, port: int) -> redis.Redis:
-        return redis.Redis(host=host, port=port, socket_timeout=2)
+        return redis_node(self.conf, host, port)
 
     def _cluster_state(self) -> str:
         host, port = self.nodes[0]
@@ -145,7 +202,11 @@ class RedisCluster:
         """Join the empty nodes into one cluster, slots spread over the three masters."""
         argv = ["redis-cli", "--cluster", "create", *[f"{h}:{p}" for h, p in self.nodes],
                 "--cluster-replicas", "0", "--cluster-yes"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        env = dict(os.environ)
+        if self.conf.password is not None:  # through the environment, never on the command line
+            env["REDISCLI_AUTH"] = self.conf.password.get_secret_value()
+            argv[1:1] = ["--user", self.conf.username or "default"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
         if done.returncode != 0:
             raise ServiceError(f"redis-cluster: `{' '.join(argv)}` failed: {done.stdout[-400:]}{done.stderr[-400:]}")
 
