@@ -82,17 +82,20 @@ class CachePublisher:
     def write(self, version: str, entries: Iterable[CacheEntry]) -> int:
         """Write ``entries`` under ``version`` in pipelined batches (and their durable copies,
         when written through); return the keys written."""
+        # No DELETE before each key: a version carries a fresh nonce (new_version), so its keys
+        # exist only once this publish writes them, and a rewrite writes the same fields.
         written = 0
+        ttl_s = self.family_ttl_s.get
         for batch in _batches(entries, self.batch_size):
             pipe = self.client.pipeline(transaction=False)
             for entry in batch:
-                key = entry.family.key(version, self.prefix, **entry.parts)
-                pipe.delete(key)  # a retried write replaces, never merges
-                if entry.family.redis_type == "zset":
+                family = entry.family
+                key = family.key(version, self.prefix, **entry.parts)
+                if family.redis_type == "zset":
                     pipe.zadd(key, {member: float(score) for member, score in entry.value.items()})
                 else:
                     pipe.hset(key, mapping={field: str(value) for field, value in entry.value.items()})
-                pipe.expire(key, self.family_ttl_s.get(entry.family.name, self.ttl_s))
+                pipe.expire(key, ttl_s(family.name, self.ttl_s))
             pipe.execute()
             if self.durable is not None:
                 self.durable.write(version, batch)  # before the flip: written through, or queued behind

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import date
-from itertools import groupby
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
 from pyspark.sql.window import Window
 
 from jobs.cache_durable import DurableCopies
 from jobs.cache_publish import CacheEntry, CachePublisher
 from jobs.cache_writeback import WriteBehindQueue
-from jobs.clients import cassandra_session, redis_client, redis_cluster_client
+from jobs.clients import cache_client, cassandra_session
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
@@ -71,19 +71,35 @@ def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataF
         F.struct("meter_id", F.col("kwh_import").cast("double")))).alias("scores"))
 
 
+def decimals_as_text(frame: DataFrame, names: tuple[str, ...]) -> DataFrame:
+    """``frame`` with those of ``names`` that are decimals cast to text in Spark (the same digits
+    as Python's ``str(Decimal)``), so the driver receives strings instead of building a Decimal
+    per figure; the other columns as they are."""
+    decimals = {field.name for field in frame.schema.fields
+                if field.name in names and isinstance(field.dataType, DecimalType)}
+    return frame.select(*[F.col(name).cast("string").alias(name) if name in decimals else F.col(name)
+                          for name in frame.columns])
+
+
+def meter_hours(meter_hourly: DataFrame) -> DataFrame:
+    """One row per meter: its hours of the day as a list of (hour_start, local_hour, kwh_import),
+    grouped in Spark so that the driver gets one row per meter instead of one per hour."""
+    return meter_hourly.groupBy("meter_id").agg(F.collect_list(F.struct(
+        "hour_start", "local_hour", F.col("kwh_import").cast("string").alias("kwh_import"))).alias("hours"))
+
+
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
                   top_n: int) -> Iterator[CacheEntry]:
     """Every cache entry of ``day``, streamed from the gold frames one partition at a time."""
     iso = day.isoformat()
-    for row in meter_daily.toLocalIterator():
+    for row in decimals_as_text(meter_daily.select("meter_id", *METER_FIGURES), METER_FIGURES).toLocalIterator():
         day_figures = figures(row.asDict(), METER_FIGURES)
         yield CacheEntry(cache_keys.METER_DAILY, {"meter_id": row.meter_id, "date": iso}, day_figures)
         yield CacheEntry(cache_keys.METER_LATEST, {"meter_id": row.meter_id}, {**day_figures, "date": iso})
-    hourly = meter_hourly.select("meter_id", "hour_start", "local_hour", "kwh_import").orderBy("meter_id")
-    for meter_id, hours in groupby((row.asDict() for row in hourly.toLocalIterator()), key=lambda h: h["meter_id"]):
-        yield CacheEntry(cache_keys.METER_HOURLY, {"meter_id": meter_id, "date": iso}, hour_fields(list(hours)))
+    for row in meter_hours(meter_hourly).toLocalIterator():
+        yield CacheEntry(cache_keys.METER_HOURLY, {"meter_id": row.meter_id, "date": iso}, hour_fields(row.hours))
     for level, column, _ in AREAS:
-        for row in areas[level].toLocalIterator():
+        for row in decimals_as_text(areas[level], AREA_FIGURES).toLocalIterator():
             yield CacheEntry(cache_keys.AREA_DAILY, {"level": level, "area_id": row[column], "date": iso},
                              figures(row.asDict(), AREA_FIGURES))
     for level, column in TOP_CONSUMER_AREAS:
@@ -101,7 +117,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     """Publish ``run_date``: write a new version (and its durable copies), verify, flip."""
     spark = spark or spark_session(settings, app_name=f"gridlake-publish-{run_date}")
     conf = settings.cache
-    client = redis_cluster_client(settings) if conf.cluster else redis_client(settings)
+    client = cache_client(settings)
     meter_daily = _gold_day(spark, settings, gold.METER_DAILY, run_date).cache()
     areas = {level: _gold_day(spark, settings, table, run_date) for level, _, table in AREAS}
     with cassandra_session(settings) as session, recorded_run(

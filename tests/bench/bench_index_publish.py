@@ -4,11 +4,14 @@ Measured in one run, on synthetic gold `meter_daily` rows built in Spark:
 - index: documents/s of a whole versioned build from the gold frame (Spark rows to
   documents, streaming_bulk, refresh, checks, alias swap), beside a plain `parallel_bulk`
   of the very same documents already serialised (Elasticsearch's limit here);
-- publish: keys/s of CachePublisher.write of the same meters' day entries, without and with
-  write-through to Cassandra, beside redis-py pipelining the same HSETs pre-built (the
-  client's limit) and `redis-benchmark` (the server's own ceiling).
+- publish: keys/s of whole publishes (write, verify, flip) of the same meters' entries streamed
+  from the gold frame as publish_aggregates does (each meter's day and latest day, the top
+  consumers per feeder and region), without a durable copy, write-behind (Redis Stream) and
+  write-through (Cassandra), beside redis-py pipelining the very same payloads already
+  serialised in the same batches (the client's limit) and `redis-benchmark` HSET with the same
+  pipeline depth and value size (the server's ceiling, halved: a key is HSET plus EXPIRE).
 
-    .venv/bin/python tests/bench/bench_index_publish.py [--meters 100000]
+    .venv/bin/python tests/bench/bench_index_publish.py [--meters 100000] [--batch-size 500] [--skip-index]
 """
 
 from __future__ import annotations
@@ -24,19 +27,25 @@ from decimal import Decimal
 
 from elasticsearch.helpers import parallel_bulk
 
+from redis.utils import HIREDIS_AVAILABLE
+
+from bench_support import drop
 from jobs.build_search_index import build, meter_day_id, readings_daily_documents
 from jobs.cache_durable import DurableCopies
 from jobs.cache_publish import CacheEntry, CachePublisher
+from jobs.cache_writeback import WriteBehindQueue
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session, elasticsearch_client, redis_client
-from jobs.config import load_settings
+from jobs.config import Settings, load_settings
+from jobs.publish_aggregates import AREAS, cache_entries
 from jobs.search_index import VersionedIndex
 from jobs.spark import spark_session
-from schemas.cache_keys import METER_DAILY
 from schemas.gold import METER_DAILY as GOLD_METER_DAILY
+from schemas.gold import METER_HOURLY as GOLD_METER_HOURLY
 
 DAY = date(2024, 10, 27)
 ALIAS = "bench-readings"
+KEYSPACE = "grid_bench_publish"
 
 
 def gold_rows(meters: int) -> list[dict]:
@@ -59,13 +68,23 @@ def delete_versions(es, base: str) -> None:  # noqa: ANN001
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=100_000)
+    parser.add_argument("--skip-index", action="store_true", help="only the cache publish")
+    parser.add_argument("--batch-size", type=int, default=None, help="pipeline batch (default: cache.batch_size)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings("local")
+    args.batch_size = args.batch_size or settings.cache.batch_size
     spark = spark_session(settings, app_name="gridlake-bench-index-publish")
+    gold = spark.createDataFrame(gold_rows(args.meters), GOLD_METER_DAILY.spark_schema()).cache()
+    if not args.skip_index:
+        index_bench(spark, settings, gold, args.meters)
+    publish_bench(spark, settings, gold, args.batch_size)
+
+
+def index_bench(spark, settings: Settings, gold, count: int) -> None:  # noqa: ANN001
+    """Docs/s of a versioned index build from the gold frame, beside parallel_bulk of the same docs."""
     es = elasticsearch_client(settings)
 
-    gold = spark.createDataFrame(gold_rows(args.meters), GOLD_METER_DAILY.spark_schema()).cache()
     meters = spark.createDataFrame([], "meter_id string, lat double, lon double")
     frame = readings_daily_documents(gold, meters).cache()
     documents = [row.asDict(recursive=True) for row in frame.collect()]
@@ -74,7 +93,7 @@ def main() -> None:
     family = VersionedIndex(es, ALIAS, ALIAS, keep=1)
     started = time.perf_counter()
     build(family, frame, meter_day_id)
-    index_rate = args.meters / (time.perf_counter() - started)
+    index_rate = count / (time.perf_counter() - started)
 
     raw = "bench-raw-bulk"
     es.options(ignore_status=404).indices.delete(index=raw)
@@ -84,53 +103,95 @@ def main() -> None:
     for ok, _ in parallel_bulk(es, serialised, thread_count=2, chunk_size=1000):
         assert ok
     es.indices.refresh(index=raw)
-    bulk_rate = args.meters / (time.perf_counter() - started)
+    bulk_rate = count / (time.perf_counter() - started)
     es.indices.delete(index=raw)
     delete_versions(es, ALIAS)
 
-    client = redis_client(settings)
-    entries = [CacheEntry(METER_DAILY, {"meter_id": doc["meter_id"], "date": doc["date"]},
-                          {k: v for k, v in doc.items() if k.startswith(("kwh", "peak", "completeness")) and v})
-               for doc in documents]
-    prefix = "gridlake-bench"
-    publisher = CachePublisher(client, ttl_s=600, grace_s=60, prefix=prefix)
-    started = time.perf_counter()
-    publisher.write("v-bench", entries)
-    publish_rate = len(entries) / (time.perf_counter() - started)
+    print(f"\nindex build from gold ({count:,} docs): {index_rate:,.0f} docs/s; plain parallel_bulk of "
+          f"pre-serialised docs: {bulk_rate:,.0f} docs/s; ratio {index_rate / bulk_rate:.2f} (target >= 0.7)", flush=True)
 
-    with cassandra_session(settings) as session:
-        apply_schema(session, settings)
-        through = CachePublisher(client, ttl_s=600, grace_s=60, prefix=prefix,
-                                 durable=DurableCopies(session, settings.cassandra.keyspace))
-        started = time.perf_counter()
-        through.write("v-bench-through", entries)
-        through_rate = len(entries) / (time.perf_counter() - started)
 
-    prebuilt = [(METER_DAILY.key("v-raw", prefix, **e.parts), {k: str(v) for k, v in e.value.items()})
-                for e in entries]
+def payloads(entries: list[CacheEntry], prefix: str) -> list[tuple[str, str, dict]]:
+    """The keys and values of ``entries`` already serialised: what the client limit sends."""
+    return [(entry.family.key("v-raw", prefix, **entry.parts), entry.family.redis_type,
+             {f: float(v) for f, v in entry.value.items()} if entry.family.redis_type == "zset"
+             else {f: str(v) for f, v in entry.value.items()}) for entry in entries]
+
+
+def redis_py_limit(client, serialised: list[tuple[str, str, dict]], batch_size: int) -> float:  # noqa: ANN001
+    """keys/s of redis-py pipelining the pre-serialised payloads: same commands, same batches."""
     started = time.perf_counter()
-    for offset in range(0, len(prebuilt), 500):
+    for offset in range(0, len(serialised), batch_size):
         pipe = client.pipeline(transaction=False)
-        for key, mapping in prebuilt[offset:offset + 500]:
-            pipe.hset(key, mapping=mapping)
+        for key, kind, mapping in serialised[offset:offset + batch_size]:
+            if kind == "zset":
+                pipe.zadd(key, mapping)
+            else:
+                pipe.hset(key, mapping=mapping)
             pipe.expire(key, 600)
         pipe.execute()
-    pipeline_rate = len(prebuilt) / (time.perf_counter() - started)
+    return len(serialised) / (time.perf_counter() - started)
+
+
+def server_limit(client, depth: int, value_bytes: int) -> float | None:  # noqa: ANN001
+    """HSET requests/s of `redis-benchmark` on the same server, pipeline depth and value size."""
+    if not shutil.which("redis-benchmark"):
+        return None
+    kwargs = client.connection_pool.connection_kwargs
+    argv = ["redis-benchmark", "-h", kwargs.get("host", "127.0.0.1"), "-p", str(kwargs.get("port", 6379)),
+            "-t", "hset", "-n", "400000", "-r", "1000000", "-P", str(depth), "-d", str(value_bytes), "--csv"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300).stdout
+    rows = [line.split(",") for line in out.splitlines() if line.startswith('"HSET')]
+    return float(rows[-1][1].strip('"')) if rows else None
+
+
+def publish_bench(spark, settings: Settings, gold, batch_size: int) -> None:  # noqa: ANN001
+    """Keys/s of whole publishes from the gold frame in each durable mode, beside the limits."""
+    client = redis_client(settings)
+    prefix = "gridlake-bench"
+    empty_hours = spark.createDataFrame([], GOLD_METER_HOURLY.spark_schema())
+    areas = {level: spark.createDataFrame([], table.spark_schema()) for level, _, table in AREAS}
+
+    def entries():  # the same generator publish_aggregates.main streams, from the same gold frames
+        return cache_entries(DAY, gold, empty_hours, areas, settings.cache.top_consumers)
+
+    serialised = payloads(list(entries()), prefix)
+    keys = len(serialised)
+    scratch = settings.model_copy(deep=True)
+    scratch.cassandra.keyspace = KEYSPACE
+    rates: dict[str, float] = {}
+    with cassandra_session(scratch) as session:
+        apply_schema(session, scratch)
+        sinks = {"no durable copy": None, "write-behind": WriteBehindQueue(client, prefix),
+                 "write-through": DurableCopies(session, KEYSPACE, scratch.cassandra.write_concurrency)}
+        for mode, sink in sinks.items():
+            publisher = CachePublisher(client, ttl_s=600, grace_s=60, batch_size=batch_size, prefix=prefix,
+                                       durable=sink)
+            started = time.perf_counter()
+            _, written = publisher.publish(DAY, entries())
+            rates[mode] = written / (time.perf_counter() - started)
+            assert written == keys
+    drop(scratch)
+    client_rate = redis_py_limit(client, serialised, batch_size)
     for key in client.scan_iter(match=f"{prefix}:*", count=5000):
         client.delete(key)
+    hashes = [mapping for _, kind, mapping in serialised if kind == "hash"]
+    value_bytes = round(sum(len(f) + len(v) for m in hashes for f, v in m.items()) / len(hashes))
+    server_rps = server_limit(client, depth=2 * batch_size, value_bytes=value_bytes)
 
-    server = "n/a (redis-benchmark not found)"
-    if shutil.which("redis-benchmark"):
-        port = str(client.connection_pool.connection_kwargs.get("port", 6379))
-        out = subprocess.run(["redis-benchmark", "-p", port, "-t", "hset", "-n", "200000", "-P", "32", "-q"],
-                             capture_output=True, text=True, timeout=300).stdout
-        server = out.strip().splitlines()[-1] if out.strip() else "no output"
-
-    print(f"\nindex build from gold ({args.meters:,} docs): {index_rate:,.0f} docs/s; plain parallel_bulk of "
-          f"pre-serialised docs: {bulk_rate:,.0f} docs/s; ratio {index_rate / bulk_rate:.2f} (target >= 0.7)")
-    print(f"cache publish: {publish_rate:,.0f} keys/s; write-through to Cassandra: {through_rate:,.0f} keys/s; "
-          f"redis-py pipeline of pre-built HSETs: {pipeline_rate:,.0f} keys/s; ratio {publish_rate / pipeline_rate:.2f}")
-    print(f"redis-benchmark (server ceiling): {server}")
+    print(f"cache publish from gold ({keys:,} keys, batches of {batch_size}, 2 commands per key, "
+          f"hiredis {'on' if HIREDIS_AVAILABLE else 'off'}):")
+    limit_line = f"redis-py pipeline of the same payloads pre-serialised: {client_rate:,.0f} keys/s"
+    server_keys = server_rps / 2 if server_rps else None
+    if server_rps:
+        limit_line += (f"; redis-benchmark HSET -P {2 * batch_size} -d {value_bytes}: {server_rps:,.0f} requests/s "
+                       f"= {server_keys:,.0f} keys/s at 2 commands per key")
+    for mode, rate in rates.items():
+        ratios = f"publish/redis-py {rate / client_rate:.2f}"
+        if server_keys:
+            ratios += f", publish/redis-benchmark {rate / server_keys:.2f}"
+        print(f"  {mode:>15}: {rate:>9,.0f} keys/s ({ratios})")
+    print(f"  {limit_line}")
 
 
 if __name__ == "__main__":
