@@ -1,32 +1,30 @@
-"""grid_daily: one run per local day: extract -> validate -> aggregate -> (index || publish).
+"""grid_daily: one run per local day: extract -> validate -> aggregate -> (index || publish) -> report.
 
-Thin by design: tasks submit jobs/submit.py with the run's local date; all logic is in jobs/.
+Thin by design: each task submits jobs/submit.py for the run's local date; all logic is in
+jobs/. The lake tables a task writes are its outlets (Airflow assets), so other DAGs can be
+scheduled on the data.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from jobs.config import load_settings
-from jobs.dates import grid_local_date
+from jobs.orchestration import dag_macros, default_task_args, lake_uri, spark_stage_task, stage_outputs
 
 SETTINGS = load_settings()
 GRID_TZ = SETTINGS.grid.timezone
-SUBMIT = str(Path(__file__).resolve().parents[1] / "jobs" / "submit.py")
 LOCAL_DATE = "{{ grid_local_date(data_interval_start, params.grid_timezone) }}"
+LATE_DAYS = SETTINGS.airflow.late_data_days
+STAGES = ("extract", "validate", "aggregate", "index", "publish", "report")
 
 
-def gridlake_jars() -> str:
-    """The connector and Delta jars for spark-submit, resolved when a task renders (not at parse)."""
-    from jobs.spark import package_jars
-
-    return ",".join(package_jars(SETTINGS))
+def assets(stage: str) -> list[Asset]:
+    """The lake tables ``stage`` writes, as Airflow assets."""
+    return [Asset(name=f"gridlake.{path.replace('/', '.')}", uri=lake_uri(SETTINGS, path))
+            for path in stage_outputs().get(stage, ())]
 
 
 with DAG(
@@ -39,35 +37,29 @@ with DAG(
     max_active_runs=1,
     tags=["gridlake", "daily"],
     params={"grid_timezone": GRID_TZ},
-    user_defined_macros={"grid_local_date": grid_local_date, "gridlake_jars": gridlake_jars},
-    default_args={
-        "retries": SETTINGS.airflow.retries,
-        "retry_delay": timedelta(seconds=SETTINGS.airflow.retry_delay_s),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(seconds=SETTINGS.airflow.max_retry_delay_s),
-        "execution_timeout": timedelta(minutes=SETTINGS.airflow.task_timeout_min),
-    },
+    user_defined_macros=dag_macros(SETTINGS),
+    default_args=default_task_args(SETTINGS),
     doc_md="""
 ### grid_daily
 For each local day of the grid (`grid.timezone`): extract the day's meter and sensor readings
 from Cassandra into `bronze/`, validate and estimate them into `silver/` (VEE), aggregate them
 into `gold/`, then in parallel build the day's search indices (alias swap) and publish its
-figures into the Redis serving cache (version flip).
+figures into the Redis serving cache (version flip), and last write the day's HTML run
+report under `<lake>/_reports/`.
+
+Late data: every task first re-processes those of the `airflow.late_data_days` days before
+its date whose inputs changed since it last ran them (for the extract: Cassandra received
+readings after the day was extracted), so only the changed days are re-indexed and re-published.
 
 Backfill a range with Airflow (needs a running scheduler):
 `airflow backfill create --dag-id grid_daily --from-date 2024-10-01 --to-date 2024-10-31`,
-or without a scheduler: `gridlake run extract --date 2024-10-01 --end 2024-10-31` stage by stage.
+or without a scheduler: `gridlake backfill --start 2024-10-01 --end 2024-10-31`.
 """,
 ) as dag:
-    extract, validate, aggregate, index, publish = (
-        SparkSubmitOperator(
-            task_id=stage,
-            conn_id="spark_default",
-            application=SUBMIT,
-            application_args=[stage, "--date", LOCAL_DATE],
-            jars="{{ gridlake_jars() }}",
-            name=f"gridlake-{stage}",
-        )
-        for stage in ("extract", "validate", "aggregate", "index", "publish")
-    )
-    extract >> validate >> aggregate >> [index, publish]
+    tasks = {
+        stage: spark_stage_task(SETTINGS, stage, ["--date", LOCAL_DATE, "--late-days", str(LATE_DAYS)],
+                                outlets=assets(stage))
+        for stage in STAGES
+    }
+    tasks["extract"] >> tasks["validate"] >> tasks["aggregate"] >> [tasks["index"], tasks["publish"]]
+    [tasks["index"], tasks["publish"]] >> tasks["report"]

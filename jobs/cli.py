@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs.config import ConfigError, Settings, load_settings
+from jobs.stages import DAILY, STAGE_RECORD
 
 app = typer.Typer(help="gridlake: batch analytics and lakehouse for smart electricity grids.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -32,6 +33,9 @@ app.add_typer(index_app, name="index")
 writeback_app = typer.Typer(help="Drain the write-behind stream of durable cache copies into Cassandra.",
                             no_args_is_help=True)
 app.add_typer(writeback_app, name="writeback")
+
+airflow_app = typer.Typer(help="Airflow's environment for gridlake's DAGs.", no_args_is_help=True)
+app.add_typer(airflow_app, name="airflow")
 
 console = Console()
 errors = Console(stderr=True)
@@ -252,6 +256,40 @@ def _or_fail(step):  # noqa: ANN001, ANN202 - a thunk and whatever it returns
         _fail(str(exc))
 
 
+@app.command("runs")
+def runs_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+    """Print what the stages did for a date range (from `_runs`) and the quarantine per rule."""
+    from jobs.pipeline import stage_summary
+    from jobs.spark import spark_session
+
+    settings = _settings(env)
+    days = _dates(date_, end)
+    summary = stage_summary(spark_session(settings, app_name="gridlake-runs"), settings, days)
+    table = Table("date", "stage", "status", "rows read", "rows written", "files", "seconds",
+                  title="latest run of each stage (_runs)")
+    for run in summary.stages:
+        table.add_row(str(run.date), run.stage, run.status, f"{run.rows_read:,}", f"{run.rows_written:,}",
+                      str(run.files), f"{run.seconds:.1f}")
+    console.print(table)
+    quarantine = Table("rule", "rows", title="quarantined readings (silver/quarantine)")
+    for rule, rows in summary.quarantine.items():
+        quarantine.add_row(rule, f"{rows:,}")
+    console.print(quarantine)
+
+
+@airflow_app.command("env")
+def airflow_env_command(env: EnvOption = None) -> None:
+    """Print `export` lines for Airflow: the project's DAG folder and the spark_default,
+    cassandra_default, elasticsearch_default and redis_default connections from conf
+    (`eval "$(gridlake airflow env)"`)."""
+    import shlex
+
+    from jobs.orchestration import airflow_environment
+
+    for name, value in airflow_environment(_settings(env)).items():
+        sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+
+
 @app.command("spark-jars")
 def spark_jars_command(env: EnvOption = None) -> None:
     """Print the comma-separated jars for `spark-submit --jars` (Cassandra connector, Delta)."""
@@ -289,47 +327,71 @@ def cache_get_command(
     console.print(table)
 
 
-def _run_stages(stages: list[str], date_: str, end: str | None, env: str | None) -> None:
-    """Run stages over a date range in one SparkSession: date by date, each date's stages in
-    order (VEE and aggregates read earlier dates), a line per table; stop at the first failure."""
-    import importlib
+def _print_record(record) -> None:  # noqa: ANN001 - a RunRecord or a job's line
+    from jobs.run_log import RunRecord
 
-    from jobs.spark import spark_session
-    from jobs.submit import STAGES
-
-    settings = _settings(env)
-    days = _dates(date_, end)
-    jobs = {stage: importlib.import_module(STAGES[stage]) for stage in stages}
-    spark = spark_session(settings, app_name=f"gridlake-{'-'.join(stages)}")
-    for day in days:
-        for stage, job in jobs.items():
-            for record in _or_fail(lambda d=day, j=job: j.main(settings, d, spark)):
-                console.print(f"{record.date} {record.stage} {record.table}: {record.rows_read:,} rows read, "
-                              f"{record.rows_written:,} written, {record.files} files, {record.bytes:,} bytes "
-                              f"in {record.seconds:.1f} s", highlight=False)
+    if not isinstance(record, RunRecord):
+        console.print(str(record), highlight=False)
+    elif record.table != STAGE_RECORD:
+        console.print(f"{record.date} {record.stage} {record.table}: {record.rows_read:,} rows read, "
+                      f"{record.rows_written:,} written, {record.files} files, {record.bytes:,} bytes "
+                      f"in {record.seconds:.1f} s", highlight=False)
 
 
 def _run_stage(stage: str, date_: str, end: str | None, env: str | None) -> None:
-    _run_stages([stage], date_, end, env)
+    """Run one stage over a date range, date by date, a line per table; stop at the first failure."""
+    from jobs.pipeline import run_stage
+    from jobs.spark import spark_session
 
-
-PIPELINE = ["extract", "validate", "aggregate", "index", "publish"]
+    settings = _settings(env)
+    days = _dates(date_, end)
+    spark = spark_session(settings, app_name=f"gridlake-{stage}")
+    for day in days:
+        for record in _or_fail(lambda d=day: run_stage(settings, stage, d, spark)):
+            _print_record(record)
 
 
 @app.command("backfill")
 def backfill_command(
     start: Annotated[str, typer.Option("--start", help="First local date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--end", help="Last local date, YYYY-MM-DD.")],
-    stages: Annotated[str, typer.Option(help="Comma-separated stages, run in pipeline order.")] = ",".join(PIPELINE),
+    stages: Annotated[str, typer.Option(help="Comma-separated stages, run in pipeline order.")] = ",".join(DAILY),
+    force: Annotated[bool, typer.Option("--force", help="Run dates that `_runs` says are complete too.")] = False,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, help="Dates run at once (VEE and aggregates "
+                                          "still wait for the dates before them).")] = 1,
     env: EnvOption = None,
 ) -> None:
-    """Run the daily pipeline over a range without a scheduler: each date's stages in order."""
+    """Run the daily pipeline over a range without a scheduler, resumably.
+
+    Runs that `_runs` records as complete (and whose inputs have not changed since, Cassandra
+    included) are skipped unless --force, so an interrupted backfill continues where it stopped.
+    """
+    from rich.progress import Progress
+
+    from jobs.pipeline import cassandra_written_at, plan, run_plan, stage_runs
+    from jobs.spark import spark_session
+
     chosen = [stage.strip() for stage in stages.split(",") if stage.strip()]
-    unknown = [stage for stage in chosen if stage not in PIPELINE]
+    unknown = [stage for stage in chosen if stage not in DAILY]
     if unknown or not chosen:
         _fail(f"--stages {stages!r}: unknown stage {unknown[0] if unknown else ''!r} "
-              f"(known: {', '.join(PIPELINE)})", code=2)
-    _run_stages([stage for stage in PIPELINE if stage in chosen], start, end, env)
+              f"(known: {', '.join(DAILY)})", code=2)
+    settings = _settings(env)
+    days = _dates(start, end)
+    spark = spark_session(settings, app_name="gridlake-backfill")
+    jobs = plan(chosen, days, stage_runs(spark, settings, days), cassandra_written_at(settings), force=force)
+    skipped = len(chosen) * len(days) - len(jobs)
+    console.print(f"backfill {days[0]}..{days[-1]}: {len(jobs)} stage runs to do, {skipped} already complete"
+                  + (" (--force to redo them)" if skipped else ""), highlight=False)
+    with Progress(console=console) as progress:
+        bar = progress.add_task("backfill", total=len(jobs))
+
+        def done(job, results) -> None:  # noqa: ANN001 - (stage, date), its records
+            for record in results:
+                _print_record(record)
+            progress.update(bar, advance=1, description=f"{job[1]} {job[0]} done")
+
+        _or_fail(lambda: run_plan(settings, spark, jobs, parallel, on_done=done))
 
 
 @run_app.command("validate")

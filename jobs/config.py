@@ -19,7 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The checkout (conf/, the state dir). A job shipped to spark-submit as a zip (--py-files)
+# runs its driver beside the checkout, which GRIDLAKE_HOME then names.
+PROJECT_ROOT = Path(os.environ.get("GRIDLAKE_HOME") or Path(__file__).resolve().parent.parent)
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
 ENV_PREFIX = "GRIDLAKE_"
 
@@ -320,6 +322,13 @@ class AirflowConf(_Section):
     retry_delay_s: int = Field(300, ge=1)
     max_retry_delay_s: int = Field(3600, ge=1)
     task_timeout_min: int = Field(120, ge=1)
+    late_data_days: int = Field(3, ge=0)
+
+
+class MaintenanceConf(_Section):
+    """The weekly grid_maintenance DAG: how long `_runs` rows live."""
+
+    runs_retention_days: int = Field(400, ge=1)
 
 
 class CacheConf(_Section):
@@ -379,6 +388,7 @@ class Settings(BaseSettings):
     cache: CacheConf = CacheConf()
     search: SearchConf = SearchConf()
     airflow: AirflowConf = AirflowConf()
+    maintenance: MaintenanceConf = MaintenanceConf()
     vee: VeeConf = VeeConf()
     aggregates: AggregatesConf = AggregatesConf()
 

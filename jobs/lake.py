@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from jobs.config import LakeFormat
 from schemas.lake import PARTITION_COLUMN
-
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,25 @@ class LakeTableRef:
         # The partition value lives in the directory name, as Spark's own partitioned writes do.
         staging = f"{self.location}/_staging/{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}"
         frame.drop(PARTITION_COLUMN).write.format(self.format).save(staging)
-        self._swap_in(staging, day)
+        self._swap_in(staging, self.partition_location(day))
 
-    def _swap_in(self, staging: str, day: date) -> None:
+    def keep_rows(self, condition: Column) -> None:
+        """Delete every row not matching ``condition`` (Delta: one DELETE commit; Parquet/ORC:
+        the kept rows are written beside the table and swapped in, the same short window as a
+        partition swap). For small unpartitioned tables such as `_runs`."""
+        if self.format == "delta":
+            DeltaTable.forPath(self.spark, self.location).delete(~condition)
+            return
+        staging = f"{self.location}-staging-{uuid.uuid4().hex}"
+        self.read().where(condition).write.format(self.format).save(staging)
+        self._swap_in(staging, self.location, retired=f"{self.location}-retired-{uuid.uuid4().hex}")
+
+    def _swap_in(self, staging: str, location: str, retired: str | None = None) -> None:
+        """Move ``location`` aside (by default under the table's ``_staging``, which readers
+        skip), ``staging`` into its place, then delete the old files."""
         fs = self._fs()
-        target = self._path(self.partition_location(day))
-        retired = self._path(f"{self.location}/_staging/retired-{uuid.uuid4().hex}")
+        target = self._path(location)
+        retired = self._path(retired or f"{self.location}/_staging/retired-{uuid.uuid4().hex}")
         if fs.exists(target):
             fs.rename(target, retired)
         fs.mkdirs(target.getParent())

@@ -71,8 +71,8 @@ def append_run(spark: SparkSession, lake_root: str, table_format: str, record: R
 @contextmanager
 def recorded_run(spark: SparkSession, lake_root: str, table_format: str, stage: str, table: str,
                  day: date) -> Iterator[RunRecord]:
-    """Time the block, mark the record ok or failed (with the error), and append it to `_runs`,
-    whatever happens; the block's exception still propagates."""
+    """Time the block, mark the record ok, failed (with the error) or interrupted, and append it
+    to `_runs` whatever happens; the block's exception still propagates."""
     record = RunRecord(stage=stage, table=table, date=day)
     started = time.monotonic()
     try:
@@ -80,6 +80,9 @@ def recorded_run(spark: SparkSession, lake_root: str, table_format: str, stage: 
         record.status = "ok"
     except Exception as exc:
         record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    except BaseException as exc:  # Ctrl-C, a worker shutting down: neither ok nor a job's failure
+        record.status, record.error = "interrupted", type(exc).__name__
         raise
     finally:
         record.seconds = round(time.monotonic() - started, 3)

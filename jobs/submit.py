@@ -2,28 +2,22 @@
 
 Airflow's SparkSubmitOperator and engineers on a cluster submit this one file; it imports
 only the job it runs. The same jobs run from `gridlake run STAGE` and from notebooks.
+With ``--late-days N`` (grid_daily does this) the stage first re-processes those of the N
+days before the date whose inputs changed since it last ran them (late data).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from datetime import date
 
-#: stage -> the module whose ``main(settings, run_date, spark)`` runs it
-STAGES = {
-    "extract": "jobs.extract_readings",
-    "compact": "jobs.compact_partitions",
-    "validate": "jobs.validate_readings",
-    "aggregate": "jobs.aggregate_readings",
-    "index": "jobs.build_search_index",
-    "publish": "jobs.publish_aggregates",
-}
+from jobs.stages import STAGES
 
 
 def main(argv: list[str] | None = None) -> None:
     from jobs.config import load_settings
     from jobs.dates import date_range
+    from jobs.pipeline import late_dates, run_stage
     from jobs.run_log import RunRecord
     from jobs.spark import spark_session
 
@@ -31,13 +25,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("stage", choices=sorted(STAGES))
     parser.add_argument("--date", type=date.fromisoformat, required=True, help="local date, YYYY-MM-DD")
     parser.add_argument("--end", type=date.fromisoformat, default=None, help="last local date of a range")
+    parser.add_argument("--late-days", type=int, default=0,
+                        help="also re-process those of the N days before --date whose inputs changed")
     parser.add_argument("--env", default=None, help="configuration environment (conf/<env>.yaml)")
     arguments = parser.parse_args(argv)
     settings = load_settings(arguments.env)
-    job = importlib.import_module(STAGES[arguments.stage])
     spark = spark_session(settings, app_name=f"gridlake-{arguments.stage}")
-    for day in date_range(arguments.date, arguments.end):
-        for record in job.main(settings, day, spark):
+    days = date_range(arguments.date, arguments.end)
+    late = late_dates(settings, spark, arguments.stage, days[0], arguments.late_days)
+    if late:
+        print(f"late data: {arguments.stage} re-processes {', '.join(map(str, late))}", flush=True)
+    for day in [*late, *days]:
+        for record in run_stage(settings, arguments.stage, day, spark):
             print(record.log_line() if isinstance(record, RunRecord) else record, flush=True)
 
 

@@ -20,20 +20,41 @@ def dagbag() -> DagBag:
 
 def test_dags_import_without_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert "grid_daily" in dagbag.dags
+    assert set(dagbag.dags) == {"grid_daily", "grid_maintenance"}
 
 
-def test_every_task_retries_with_backoff_and_a_timeout(dagbag: DagBag) -> None:
-    dag = dagbag.dags["grid_daily"]
-    assert dag.doc_md and "backfill" in dag.doc_md
-    assert "gridlake" in dag.tags and dag.max_active_runs == 1
+@pytest.mark.parametrize("dag_id", ["grid_daily", "grid_maintenance"])
+def test_every_task_retries_with_backoff_and_a_timeout(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and "gridlake" in dag.tags and dag.max_active_runs == 1
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id
         assert task.retry_exponential_backoff, task.task_id
         assert task.execution_timeout is not None, task.task_id
+
+
+def test_grid_daily_runs_the_stages_in_pipeline_order(dagbag: DagBag) -> None:
+    dag = dagbag.dags["grid_daily"]
+    assert "backfill" in dag.doc_md
     upstream = {task.task_id: task.upstream_task_ids for task in dag.tasks}
     assert upstream == {"extract": set(), "validate": {"extract"}, "aggregate": {"validate"},
-                        "index": {"aggregate"}, "publish": {"aggregate"}}
+                        "index": {"aggregate"}, "publish": {"aggregate"}, "report": {"index", "publish"}}
+
+
+def test_spark_tasks_submit_the_shipped_job_package_on_spark_default(dagbag: DagBag) -> None:
+    extract = dagbag.dags["grid_daily"].get_task("extract")
+    assert extract._conn_id == "spark_default"  # the operator keeps it private
+    assert extract.py_files == "{{ gridlake_py_files() }}" and extract.jars == "{{ gridlake_jars() }}"
+    assert extract.application.endswith("jobs/submit.py")
+    assert extract.application_args[:2] == ["extract", "--date"] and "--late-days" in extract.application_args
+
+
+def test_each_stage_declares_the_lake_tables_it_writes_as_assets(dagbag: DagBag) -> None:
+    dag = dagbag.dags["grid_daily"]
+    uris = {task.task_id: {asset.uri for asset in task.outlets} for task in dag.tasks}
+    assert any(uri.endswith("/bronze/meter_readings") for uri in uris["extract"])
+    assert any(uri.endswith("/silver/quarantine") for uri in uris["validate"])
+    assert any(uri.endswith("/gold/meter_daily") for uri in uris["aggregate"])
 
 
 @pytest.mark.parametrize(("previous_end_utc", "local_date", "hours"), [

@@ -1,0 +1,66 @@
+"""grid_maintenance: weekly housekeeping of the lake, the search indices and the serving cache.
+
+compact (OPTIMIZE / rewrite of the week's bronze partitions) -> housekeeping (VACUUM, `_runs`
+pruning); beside them, old search index versions and stale Redis versions. Thin like
+grid_daily: the work is in jobs/maintenance.py and jobs/compact_partitions.py.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from jobs.config import load_settings
+from jobs.orchestration import (ELASTICSEARCH_CONN_ID, REDIS_CONN_ID, dag_macros, default_task_args,
+                                spark_stage_task)
+
+SETTINGS = load_settings()
+GRID_TZ = SETTINGS.grid.timezone
+# The week of the run: its first and last local dates.
+WEEK_START = "{{ grid_local_date(data_interval_start, params.grid_timezone) }}"
+WEEK_END = "{{ grid_local_date(data_interval_end - macros.timedelta(days=1), params.grid_timezone) }}"
+
+with DAG(
+    dag_id="grid_maintenance",
+    # Sundays at 03:00 local time, over the week that just ended.
+    schedule=CronDataIntervalTimetable("0 3 * * 0", timezone=GRID_TZ),
+    start_date=pendulum.datetime(2024, 1, 7, tz=GRID_TZ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["gridlake", "maintenance"],
+    params={"grid_timezone": GRID_TZ},
+    user_defined_macros=dag_macros(SETTINGS),
+    default_args=default_task_args(SETTINGS),
+    doc_md="""
+### grid_maintenance
+Weekly: compact the week's bronze partitions (Delta OPTIMIZE with Z-ORDER by meter; Parquet/ORC
+rewrite and swap), then VACUUM Delta files older than `lake.vacuum_retention_hours` and delete
+`_runs` rows older than `maintenance.runs_retention_days`. Beside that: delete search index
+versions beyond `search.keep_versions` (never a live one), and let Redis versions that are not
+live (failed publishes) expire after `cache.grace_s`.
+""",
+) as dag:
+
+    @task
+    def prune_search_versions() -> list[str]:
+        """Old and failed index versions, through the Elasticsearch provider's connection."""
+        from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchSQLHook
+
+        from jobs.maintenance import prune_search_versions as prune
+
+        return prune(ElasticsearchSQLHook(elasticsearch_conn_id=ELASTICSEARCH_CONN_ID).get_conn().es, SETTINGS)
+
+    @task
+    def expire_stale_cache_versions() -> dict[str, int]:
+        """Redis versions that are not live, through the Redis provider's connection."""
+        from airflow.providers.redis.hooks.redis import RedisHook
+
+        from jobs.maintenance import expire_stale_cache_versions as expire
+
+        return expire(RedisHook(redis_conn_id=REDIS_CONN_ID).get_conn(), SETTINGS)
+
+    compact = spark_stage_task(SETTINGS, "compact", ["--date", WEEK_START, "--end", WEEK_END])
+    compact >> spark_stage_task(SETTINGS, "housekeeping", ["--date", WEEK_END])
+    prune_search_versions()
+    expire_stale_cache_versions()

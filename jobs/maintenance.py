@@ -1,0 +1,91 @@
+"""Weekly housekeeping (the grid_maintenance DAG): what the daily runs leave behind.
+
+- ``prune_runs``: `_runs` rows older than the retention of conf (`maintenance.runs_retention_days`);
+- ``prune_search_versions``: search index versions beyond `search.keep_versions` and failed
+  builds, of every family (`meters`, each month's `readings-daily`), never a live one;
+- ``expire_stale_cache_versions``: Redis keys of versions that are not live and never will
+  be (a publish that failed before its flip leaves its keys with the full lifetime) get the
+  grace period of conf, as retired versions do.
+
+``main`` is the `housekeeping` stage of jobs/submit.py: VACUUM of the Delta tables, then
+`_runs` pruning. Compaction (OPTIMIZE) is the `compact` stage (jobs/compact_partitions.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from elasticsearch import Elasticsearch
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.cache_publish import RedisClient
+from jobs.compact_partitions import vacuum
+from jobs.config import Settings
+from jobs.lake import LakeTableRef
+from jobs.run_log import RUNS_PATH
+from jobs.search_index import VersionedIndex
+from schemas.cache_keys import pointer_key
+
+log = logging.getLogger(__name__)
+
+#: search alias -> the index families behind it, as index name patterns
+SEARCH_FAMILIES = {"meters": "meters-v*", "readings-daily": "readings-daily-*-v*"}
+
+
+def prune_runs(spark: SparkSession, settings: Settings, today: date) -> int:
+    """Delete `_runs` rows of dates before the retention window; return how many went."""
+    runs = LakeTableRef(spark, settings.lake_root, RUNS_PATH, settings.lake.format)
+    if not runs.exists():
+        return 0
+    cutoff = today - timedelta(days=settings.maintenance.runs_retention_days)
+    doomed = runs.read().where(F.col("date") < F.lit(cutoff)).count()
+    if doomed:
+        runs.keep_rows(F.col("date") >= F.lit(cutoff))
+    log.info("stage=maintenance event=prune_runs before=%s deleted=%d", cutoff, doomed)
+    return doomed
+
+
+def prune_search_versions(es: Elasticsearch, settings: Settings) -> list[str]:
+    """Prune every index family behind the search aliases; return the deleted indices."""
+    deleted = []
+    for alias, pattern in SEARCH_FAMILIES.items():
+        names = es.indices.get(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+        bases = sorted({name.rsplit("-v", 1)[0] for name in names})
+        for base in bases:
+            family = VersionedIndex(es, alias, base, settings.search.replicas, settings.search.keep_versions)
+            deleted += family.prune()
+    log.info("stage=maintenance event=prune_search deleted=%s", deleted)
+    return deleted
+
+
+def expire_stale_cache_versions(client: RedisClient, settings: Settings) -> dict[str, int]:
+    """Give keys of versions other than the live one the grace period, unless they already
+    expire sooner; return keys touched per version."""
+    prefix = settings.cache.prefix
+    live = client.get(pointer_key(prefix))
+    live_version = live.decode() if live is not None else None
+    grace_s = settings.cache.grace_s
+    touched: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{prefix}:v*", count=1000):
+        version = key.decode().split(":", 2)[1]
+        if version == live_version:
+            continue
+        ttl = client.ttl(key)
+        if ttl == -1 or ttl > grace_s:
+            client.expire(key, grace_s)
+            touched[version] = touched.get(version, 0) + 1
+    log.info("stage=maintenance event=expire_cache live=%s touched=%s", live_version, touched)
+    return touched
+
+
+def main(settings: Settings, run_date: date, spark: SparkSession | None = None) -> Iterator[str]:
+    """VACUUM every Delta table (retention from conf), then prune `_runs` as of ``run_date``."""
+    from jobs.spark import spark_session
+
+    spark = spark or spark_session(settings, app_name="gridlake-housekeeping")
+    for table in vacuum(spark, settings):
+        yield f"vacuumed {table}"
+    yield f"_runs: {prune_runs(spark, settings, run_date)} rows older than {settings.maintenance.runs_retention_days} days deleted"

@@ -1,0 +1,149 @@
+"""What Airflow needs from gridlake's conf: its environment and connections, the job package
+that spark-submit ships, and the lake tables as assets.
+
+Connections are handed to Airflow as ``AIRFLOW_CONN_*`` environment variables built from
+conf (`gridlake airflow env` prints them for a shell; `make demo` and the tests export them),
+never written into Airflow's database by hand. The DAG files call these functions only when
+a task runs or renders, so parsing a DAG stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jobs.config import PROJECT_ROOT, Settings
+
+#: Airflow connection ids the DAGs use, as the providers name their defaults
+SPARK_CONN_ID = "spark_default"
+CASSANDRA_CONN_ID = "cassandra_default"
+ELASTICSEARCH_CONN_ID = "elasticsearch_default"
+REDIS_CONN_ID = "redis_default"
+#: the Python packages a Spark job needs on the executors, shipped with --py-files
+JOB_PACKAGES = ("jobs", "schemas")
+
+
+def _secret(value) -> str | None:  # noqa: ANN001 - a SecretStr or None
+    return value.get_secret_value() if value is not None else None
+
+
+def connections(settings: Settings) -> dict[str, dict]:
+    """The four connections of the DAGs, in Airflow's JSON connection format, from conf."""
+    es = urlsplit(settings.elasticsearch.url)
+    redis_url = urlsplit(settings.redis.url)
+    cassandra = settings.cassandra
+    return {
+        # A local master as the embedded default; any cluster's master by changing conf.
+        SPARK_CONN_ID: {"conn_type": "spark", "host": settings.spark.master, "extra": {"deploy-mode": "client"}},
+        CASSANDRA_CONN_ID: {"conn_type": "cassandra", "host": ",".join(cassandra.hosts), "port": cassandra.port,
+                            "schema": cassandra.keyspace, "login": cassandra.username,
+                            "password": _secret(cassandra.password), "extra": {"protocol_version": 5}},
+        ELASTICSEARCH_CONN_ID: {"conn_type": "elasticsearch", "host": es.hostname, "port": es.port or 9200,
+                                "schema": es.scheme, "login": settings.elasticsearch.username,
+                                "password": _secret(settings.elasticsearch.password)},
+        REDIS_CONN_ID: {"conn_type": "redis", "host": redis_url.hostname, "port": redis_url.port or 6379,
+                        "password": _secret(settings.redis.password),
+                        "extra": {"db": int(redis_url.path.strip("/") or 0)}},
+    }
+
+
+def airflow_environment(settings: Settings) -> dict[str, str]:
+    """Environment variables for every Airflow process: the project's DAGs, no examples, and
+    the connections from conf."""
+    env = {
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    for conn_id, body in connections(settings).items():
+        clean = {key: value for key, value in body.items() if value is not None}
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(clean, separators=(",", ":"))
+    return env
+
+
+def job_package(settings: Settings) -> Path:
+    """A zip of the job code (jobs/, schemas/) for spark-submit's ``--py-files``, so the same
+    DAG submits to a cluster whose executors do not have gridlake installed. Rebuilt only
+    when a source file changes (the name carries a hash of the content)."""
+    files = sorted(path for package in JOB_PACKAGES for path in (PROJECT_ROOT / package).rglob("*")
+                   if path.is_file() and path.suffix in (".py", ".json", ".cql") and "__pycache__" not in path.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(path.read_bytes())
+    target = settings.state_path / "spark" / f"gridlake-jobs-{digest.hexdigest()[:12]}.zip"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, path.relative_to(PROJECT_ROOT))
+        partial.rename(target)
+    return target
+
+
+def lake_uri(settings: Settings, table_path: str) -> str:
+    """A lake table's URI for an Airflow asset (a plain local path becomes file://)."""
+    location = f"{settings.lake_root.rstrip('/')}/{table_path}"
+    return location if "://" in location else Path(location).resolve().as_uri()
+
+
+def stage_outputs() -> dict[str, tuple[str, ...]]:
+    """The lake tables (paths under the root) each daily stage writes."""
+    from schemas import gold
+    from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, SILVER_METER_READINGS, SILVER_QUARANTINE
+
+    return {
+        "extract": (BRONZE_METER_READINGS.path, BRONZE_SENSOR_READINGS.path),
+        "validate": (SILVER_METER_READINGS.path, SILVER_QUARANTINE.path),
+        "aggregate": tuple(table.path for table in gold.GOLD_TABLES),
+    }
+
+
+def default_task_args(settings: Settings) -> dict:
+    """Every task's policy: retries with exponential backoff and a time limit, from conf."""
+    from datetime import timedelta
+
+    conf = settings.airflow
+    return {
+        "retries": conf.retries,
+        "retry_delay": timedelta(seconds=conf.retry_delay_s),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=conf.max_retry_delay_s),
+        "execution_timeout": timedelta(minutes=conf.task_timeout_min),
+    }
+
+
+def dag_macros(settings: Settings) -> dict:
+    """Template macros of the DAGs: the grid's local date of an interval, and the jars and job
+    package of spark-submit, resolved when a task renders (never when the DAG is parsed)."""
+    from jobs.dates import grid_local_date
+
+    def gridlake_jars() -> str:
+        from jobs.spark import package_jars
+
+        return ",".join(package_jars(settings))
+
+    return {"grid_local_date": grid_local_date, "gridlake_jars": gridlake_jars,
+            "gridlake_py_files": lambda: str(job_package(settings))}
+
+
+def spark_stage_task(settings: Settings, stage: str, application_args: list[str], **kwargs):  # noqa: ANN201
+    """A SparkSubmitOperator that runs ``jobs/submit.py STAGE ...`` on the ``spark_default``
+    connection, with the pinned jars, the job package, a bounded driver heap and Spark's
+    logging quietened as in every other session (conf/spark/log4j2.properties)."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    from jobs.spark import LOG4J_CONF, spark_conf_is_local
+
+    env = {"GRIDLAKE_HOME": str(PROJECT_ROOT)}
+    if spark_conf_is_local(settings.spark.master):
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"  # a local driver talks only to itself
+    return SparkSubmitOperator(
+        task_id=stage, conn_id=SPARK_CONN_ID, application=str(PROJECT_ROOT / "jobs" / "submit.py"),
+        application_args=[stage, *application_args], jars="{{ gridlake_jars() }}",
+        py_files="{{ gridlake_py_files() }}", name=f"gridlake-{stage}", driver_memory=settings.spark.driver_memory,
+        conf={"spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={LOG4J_CONF.as_uri()}"},
+        env_vars=env, **kwargs)
