@@ -90,20 +90,23 @@ def meter_hours(meter_hourly: DataFrame) -> DataFrame:
 
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
                   top_n: int) -> Iterator[CacheEntry]:
-    """Every cache entry of ``day``, streamed from the gold frames one partition at a time."""
+    """Every cache entry of ``day``: the per-meter frames streamed a partition at a time (the next
+    one fetched while this one is written), the small per-area frames (one row per feeder,
+    substation or region) collected in one job each instead of one job per partition."""
     iso = day.isoformat()
-    for row in decimals_as_text(meter_daily.select("meter_id", *METER_FIGURES), METER_FIGURES).toLocalIterator():
+    meters = decimals_as_text(meter_daily.select("meter_id", *METER_FIGURES), METER_FIGURES)
+    for row in meters.toLocalIterator(prefetchPartitions=True):
         day_figures = figures(row.asDict(), METER_FIGURES)
         yield CacheEntry(cache_keys.METER_DAILY, {"meter_id": row.meter_id, "date": iso}, day_figures)
         yield CacheEntry(cache_keys.METER_LATEST, {"meter_id": row.meter_id}, {**day_figures, "date": iso})
-    for row in meter_hours(meter_hourly).toLocalIterator():
+    for row in meter_hours(meter_hourly).toLocalIterator(prefetchPartitions=True):
         yield CacheEntry(cache_keys.METER_HOURLY, {"meter_id": row.meter_id, "date": iso}, hour_fields(row.hours))
     for level, column, _ in AREAS:
-        for row in decimals_as_text(areas[level], AREA_FIGURES).toLocalIterator():
+        for row in decimals_as_text(areas[level], AREA_FIGURES).collect():
             yield CacheEntry(cache_keys.AREA_DAILY, {"level": level, "area_id": row[column], "date": iso},
                              figures(row.asDict(), AREA_FIGURES))
     for level, column in TOP_CONSUMER_AREAS:
-        for row in top_consumers(meter_daily, column, top_n).toLocalIterator():
+        for row in top_consumers(meter_daily, column, top_n).collect():
             yield CacheEntry(cache_keys.AREA_TOP_CONSUMERS, {"level": level, "area_id": row[column], "date": iso},
                              dict(row.scores))
 
