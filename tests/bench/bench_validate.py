@@ -1,13 +1,19 @@
-"""Benchmark of VEE: bronze -> silver + quarantine, beside a plain copy of the same rows.
+"""Benchmark of VEE and the aggregates on the standard set, each beside a plain Spark limit.
 
 Measured in one run, on a seeded set (default the standard 10,000 meters x 2 days at
-15 minutes, 1% faults): the first day is validated to give the second like-day history,
-then the second day is timed end to end (read bronze and silver history, every rule,
-estimation, both partition writes, read-back and the conservation check). Beside it, the
-same machine's limit for the stage: the same bronze partition read and written to a lake
-table with the same layout and no rules. Their ratio is the figure that holds across machines.
+15 minutes, 1% faults, tests/bench/bench_support.py): the first day is validated to give the
+second like-day history, then the second day is timed end to end (read bronze and silver
+history, every rule, estimation, both partition writes, read-back and the conservation
+check). Beside it, the same machine's limit for the stage: the same bronze partition read
+and written to a lake table with the same layout and no rules. Their ratio is the figure
+that holds across machines.
 
-    .venv/bin/python tests/bench/bench_validate.py [--meters 10000] [--days 2] [--fault-rate 0.01]
+Then the aggregates of that day are timed on the silver VEE just wrote (every gold table,
+catalogue from Cassandra), beside one groupBy sum per meter-day of the same silver rows
+written to one lake partition (tests/bench/bench_aggregate.py times them on a synthetic
+silver day without Cassandra).
+
+    .venv/bin/python tests/bench/bench_validate.py [--meters 10000] [--days 2] [--fault-rate 0.01]  # defaults: the standard set
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench_support import START, drop, seeded
-from jobs import extract_readings, validate_readings
+from pyspark.sql import functions as F
+
+from jobs import aggregate_readings, extract_readings, validate_readings
 from jobs.config import load_settings
 from jobs.dates import date_range
 from jobs.lake import LakeTableRef
 from jobs.spark import spark_session
-from schemas.lake import BRONZE_METER_READINGS
+from schemas.lake import BRONZE_METER_READINGS, PARTITION_COLUMN, SILVER_METER_READINGS
 
 KEYSPACE = "grid_bench_validate"
 
@@ -66,6 +74,18 @@ def main() -> None:
         copy.replace_partition(extract_readings.lay_out(frame, "meter_id", files), timed_day)
         copied = copy.read_partition(timed_day).count()
         copy_seconds = time.perf_counter() - started
+
+        silver = LakeTableRef(spark, settings.lake_root, SILVER_METER_READINGS.path, settings.lake.format)
+        silver_rows = silver.read_partition(timed_day, SILVER_METER_READINGS.spark_schema()).count()
+        started = time.perf_counter()
+        aggregate_readings.main(settings, timed_day, spark)
+        aggregate_seconds = time.perf_counter() - started
+        totals = LakeTableRef(spark, str(work / "totals"), "meter_totals", settings.lake.format)
+        started = time.perf_counter()
+        summed = (silver.read_partition(timed_day, SILVER_METER_READINGS.spark_schema())
+                  .groupBy("meter_id", PARTITION_COLUMN).agg(F.sum("kwh_import").alias("kwh_import")))
+        totals.replace_partition(summed.coalesce(1), timed_day)
+        totals_seconds = time.perf_counter() - started
         drop(settings)
 
     vee_rate = record.rows_read / vee_seconds
@@ -76,6 +96,11 @@ def main() -> None:
           f"= {vee_rate:,.0f} readings/s ({record.rows_written:,} rows written)")
     print(f"plain copy of the same partition (read, lay out, write, read back): {copy_rate:,.0f} readings/s")
     print(f"ratio VEE / copy: {vee_rate / copy_rate:.2f}")
+    aggregate_rate, totals_rate = silver_rows / aggregate_seconds, silver_rows / totals_seconds
+    print(f"aggregate (silver -> every gold table, one day): {silver_rows:,} silver rows in {aggregate_seconds:.1f} s "
+          f"= {aggregate_rate:,.0f} rows/s")
+    print(f"one groupBy sum per meter-day of the same rows, one partition write: {totals_rate:,.0f} rows/s")
+    print(f"ratio aggregate / groupBy: {aggregate_rate / totals_rate:.2f} (every gold table against one sum)")
 
 
 if __name__ == "__main__":
