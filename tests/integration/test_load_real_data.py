@@ -6,7 +6,7 @@ own timezone conversion and unit arithmetic in floats; Cassandra sums the stored
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from jobs import load_real_data
-from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session
 from jobs.config import Settings
 from jobs.sources import BadInputError
@@ -72,36 +71,16 @@ def stored_partitions(session: Session, keyspace: str) -> set[tuple[str, date]]:
     return {(row.meter_id, date.fromisoformat(str(row.day))) for row in rows}
 
 
-def keyspace_for(settings: Settings, name: str) -> Settings:
-    """Settings pointing at a fresh keyspace ``name`` with the whole schema applied."""
-    scratch = settings.model_copy(deep=True)
-    scratch.cassandra.keyspace = name
-    with cassandra_session(scratch) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {name}")
-        apply_schema(session, scratch)
-    return scratch
-
-
-def drop(settings: Settings) -> None:
-    """Drop the settings' keyspace."""
-    with cassandra_session(settings) as session:
-        session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}")
-
-
 @pytest.fixture(scope="module")
-def scratch(services: Settings) -> Iterator[Settings]:
+def scratch(fresh_keyspace: Callable[[str], Settings]) -> Settings:
     """A keyspace of its own for this module, dropped afterwards."""
-    settings = keyspace_for(services, "grid_load_test")
-    yield settings
-    drop(settings)
+    return fresh_keyspace("grid_load_test")
 
 
 @pytest.fixture
-def empty_keyspace(services: Settings) -> Iterator[Settings]:
-    """A keyspace with the schema and nothing in it, dropped afterwards."""
-    settings = keyspace_for(services, "grid_load_bad_test")
-    yield settings
-    drop(settings)
+def empty_keyspace(fresh_keyspace: Callable[[str], Settings]) -> Settings:
+    """A keyspace with the schema and nothing in it."""
+    return fresh_keyspace("grid_load_bad_test")
 
 
 EXPECTED = {"sgsc": sgsc_expected, "tetouan": tetouan_expected, "steel": steel_expected}
