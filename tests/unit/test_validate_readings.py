@@ -186,6 +186,17 @@ def _namespaced(case_no: int, rows: list[dict], catalogue: list[dict]) -> tuple[
     return rows, [{**m, "meter_id": tag + m["meter_id"], "feeder_id": tag + m["feeder_id"]} for m in catalogue]
 
 
+def _of_case(outcome: Outcome, case_no: int) -> Outcome:
+    """The rows of case ``case_no`` in a run of namespaced cases, under their own names."""
+    tag = f"c{case_no:02d}/"
+
+    def of_case(found: dict[tuple, tuple]) -> dict[tuple, tuple]:
+        return {(m.removeprefix(tag), stamp, ingest_id.replace(tag, "", 1)): value
+                for (m, stamp, ingest_id), value in found.items() if m.startswith(tag)}
+
+    return Outcome(of_case(outcome.silver), of_case(outcome.quarantine))
+
+
 @pytest.fixture(scope="module")
 def rule_outcomes(spark: SparkSession, conf: VeeConf) -> dict[str, tuple[int, Outcome]]:
     """Every RULE_CASES case validated in one run; per case its bronze row count and outcome."""
@@ -197,14 +208,7 @@ def rule_outcomes(spark: SparkSession, conf: VeeConf) -> dict[str, tuple[int, Ou
         catalogue += case_catalogue
         sizes[name] = len(case_rows)
     outcome = run_vee(spark, rows, conf, catalogue_frame(spark, catalogue))
-
-    def of_case(found: dict[tuple, tuple], case_no: int) -> dict[tuple, tuple]:
-        tag = f"c{case_no:02d}/"
-        return {(m.removeprefix(tag), stamp, ingest_id.removeprefix(tag)): value
-                for (m, stamp, ingest_id), value in found.items() if m.startswith(tag)}
-
-    return {name: (sizes[name], Outcome(of_case(outcome.silver, no), of_case(outcome.quarantine, no)))
-            for no, name in enumerate(RULE_CASES)}
+    return {name: (sizes[name], _of_case(outcome, no)) for no, name in enumerate(RULE_CASES)}
 
 
 @pytest.mark.parametrize("name", RULE_CASES.keys())
@@ -224,24 +228,10 @@ def test_rule(name: str, rule_outcomes: dict[str, tuple[int, Outcome]]) -> None:
     assert bronze_rows == len(outcome.silver) - estimated + len(outcome.quarantine)
 
 
-def test_linear_estimate_interpolates_every_interval(spark: SparkSession, conf: VeeConf) -> None:
-    outcome = run_vee(spark, drop_rows(clean_day(), "m-1", [10, 11, 12]), conf)
-    before, after = kwh(9), kwh(13)
-    expected = {k: (before + (after - before) * (k - 9) / 4).quantize(Decimal("0.001")) for k in (10, 11, 12)}
-    got = {k: outcome.silver[("m-1", ts(k), estimate_id(conf, "m-1", k))] for k in (10, 11, 12)}
-    assert {k: value[2] for k, value in got.items()} == expected
-    assert {value[0] for value in got.values()} == {vee.ESTIMATED_LINEAR}
-
-
-def test_flat_fill_when_only_one_side_is_known(spark: SparkSession, conf: VeeConf) -> None:
-    outcome = run_vee(spark, drop_rows(clean_day(), "m-1", range(0, 4)), conf)
-    got = {k: outcome.silver[("m-1", ts(k), estimate_id(conf, "m-1", k))] for k in range(4)}
-    assert set(got.values()) == {(vee.ESTIMATED_FLAT, vee.MISSING_INTERVAL, kwh(4))}
-
-
-def _history(spark: SparkSession) -> DataFrame:
-    """m-1's earlier days, each flat: the three nearest weekdays (0.2, 0.4, 0.6 kWh), an older
-    weekday and a weekend day that like-day must ignore, and SUSPECT/ESTIMATED rows too."""
+def _history() -> list[dict]:
+    """m-1's earlier days (silver rows), each flat: the three nearest weekdays (0.2,
+    0.4, 0.6 kWh), an older weekday and a weekend day that like-day must ignore, and a SUSPECT
+    spike it must not learn from."""
     days = {DAY - timedelta(days=1): "0.200", DAY - timedelta(days=2): "0.400",
             DAY - timedelta(days=5): "0.600",  # Friday: Saturday and Sunday lie between
             DAY - timedelta(days=6): "5.000",  # Thursday: the fourth nearest
@@ -249,30 +239,74 @@ def _history(spark: SparkSession) -> DataFrame:
     rows = [reading("m-1", day, k, kwh_import=Decimal(value)) for day, value in days.items() for k in range(96)]
     rows += [{**reading("m-1", DAY - timedelta(days=1), 3, kwh_import=Decimal("7.000"), ingest_id="spike"),
               "status": vee.SUSPECT, "rule_id": vee.SPIKE}]
-    return silver_frame(spark, rows)
+    return rows
 
 
-def test_like_day_average_of_three_nearest_same_kind_days(spark: SparkSession, conf: VeeConf) -> None:
-    outcome = run_vee(spark, drop_rows(clean_day(), "m-1", range(20, 40)), conf, history=_history(spark))
-    got = {outcome.silver[("m-1", ts(k), estimate_id(conf, "m-1", k))] for k in range(20, 40)}
-    assert got == {(vee.ESTIMATED_LIKE_DAY, vee.MISSING_INTERVAL, Decimal("0.400"))}
+@dataclass(frozen=True)
+class EstimationCase:
+    """A clean day of METERS with ``change`` applied, m-1's history (``_history``) or none;
+    ``estimates`` are m-1's estimated rows, k -> (status, rule_id, kWh); no other meter gets
+    one."""
+
+    change: Callable[[list[dict]], list[dict]]
+    history: bool
+    estimates: dict[int, tuple]
 
 
-def test_missing_day_from_like_days(spark: SparkSession, conf: VeeConf) -> None:
-    rows = [r for r in clean_day() if r["meter_id"] != "m-1"]
-    outcome = run_vee(spark, rows, conf, history=_history(spark))
-    got = [value for (m, _, ingest_id), value in outcome.silver.items() if m == "m-1"]
-    assert len(got) == 96
-    assert set(got) == {(vee.ESTIMATED_LIKE_DAY, vee.MISSING_DAY, Decimal("0.400"))}
+_LINEAR = {k: (vee.ESTIMATED_LINEAR, vee.MISSING_INTERVAL, (kwh(9) + (kwh(13) - kwh(9)) * (k - 9) / 4)
+               .quantize(Decimal("0.001"))) for k in (10, 11, 12)}
+ESTIMATION_CASES = {
+    "linear: every interval of a gap up to 1 h, on the line between its neighbours": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", [10, 11, 12]), False, _LINEAR),
+    "flat fill when only one side is known": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", range(0, 4)), False,
+        {k: (vee.ESTIMATED_FLAT, vee.MISSING_INTERVAL, kwh(4)) for k in range(4)}),
+    "like-day: average of the three nearest same-kind days": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", range(20, 40)), True,
+        {k: (vee.ESTIMATED_LIKE_DAY, vee.MISSING_INTERVAL, Decimal("0.400")) for k in range(20, 40)}),
+    "missing day from like days": EstimationCase(
+        lambda rows: [r for r in rows if r["meter_id"] != "m-1"], True,
+        {k: (vee.ESTIMATED_LIKE_DAY, vee.MISSING_DAY, Decimal("0.400")) for k in range(96)}),
+    "a gap over 1 h with both sides known and no history is left empty": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", range(20, 40)), False, {}),
+}
+#: Run with ``max_estimation_gap_s`` at 4 h: a 5-h gap is left empty though history exists; a 3-h one is not.
+SHORT_MAXIMUM_CASES = {
+    "a gap beyond the maximum is left empty": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", range(20, 40)), True, {}),
+    "a gap within the maximum is estimated": EstimationCase(
+        lambda rows: drop_rows(rows, "m-1", range(20, 32)), True,
+        {k: (vee.ESTIMATED_LIKE_DAY, vee.MISSING_INTERVAL, Decimal("0.400")) for k in range(20, 32)}),
+}
 
 
-def test_long_gap_without_history_and_gap_beyond_the_maximum_are_left_empty(spark: SparkSession,
-                                                                           conf: VeeConf) -> None:
-    rows = drop_rows(clean_day(), "m-1", range(20, 40))  # 5 h, both sides known, no history
-    assert not [key for key, value in run_vee(spark, rows, conf).silver.items() if value[0] in vee.ESTIMATED]
+def run_cases(spark: SparkSession, cases: dict[str, EstimationCase], conf: VeeConf) -> dict[str, Outcome]:
+    """Every case in one VEE run, each on meters (and history) of its own namespace."""
+    rows, catalogue, history = [], [], []
+    for case_no, case in enumerate(cases.values()):
+        case_rows, case_catalogue = _namespaced(case_no, case.change(clean_day()), [meter(m) for m in METERS])
+        rows += case_rows
+        catalogue += case_catalogue
+        if case.history:
+            history += _namespaced(case_no, _history(), [])[0]
+    outcome = run_vee(spark, rows, conf, catalogue_frame(spark, catalogue), silver_frame(spark, history))
+    return {name: _of_case(outcome, no) for no, name in enumerate(cases)}
+
+
+@pytest.fixture(scope="module")
+def estimation_outcomes(spark: SparkSession, conf: VeeConf) -> dict[str, Outcome]:
     short = conf.model_copy(update={"max_estimation_gap_s": 4 * 3600})
-    outcome = run_vee(spark, rows, short, history=_history(spark))
-    assert not [key for key, value in outcome.silver.items() if value[0] in vee.ESTIMATED]
+    return {**run_cases(spark, ESTIMATION_CASES, conf), **run_cases(spark, SHORT_MAXIMUM_CASES, short)}
+
+
+@pytest.mark.parametrize("name", [*ESTIMATION_CASES, *SHORT_MAXIMUM_CASES])
+def test_estimation(name: str, estimation_outcomes: dict[str, Outcome], conf: VeeConf) -> None:
+    case = {**ESTIMATION_CASES, **SHORT_MAXIMUM_CASES}[name]
+    silver = estimation_outcomes[name].silver
+    estimated = {key: value for key, value in silver.items() if value[0] in vee.ESTIMATED}
+    assert {(m, _k(stamp)) for m, stamp, _ in estimated} == {("m-1", k) for k in case.estimates}
+    for k, (status, rule, value) in case.estimates.items():
+        assert silver[("m-1", ts(k), estimate_id(conf, "m-1", k))] == (status, rule, value)
 
 
 @pytest.mark.parametrize(("day", "intervals"), [(DAY, 96), (date(2024, 3, 31), 92), (date(2024, 10, 27), 100)],
@@ -314,18 +348,29 @@ def with_faults(rows: list[dict], faults: list[tuple[str, float]]) -> list[dict]
     return rows
 
 
-@hypothesis_settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(faults=st.lists(st.tuples(st.sampled_from(FAULT_ACTIONS), st.floats(0, 1)), max_size=40))
+FAULT_MIXES = st.lists(st.tuples(st.sampled_from(FAULT_ACTIONS), st.floats(0, 1)), max_size=40)
+
+
+# Each example validates up to 6 days with fault mixes of their own in one Spark run (a run
+# costs seconds whatever its size): 3 examples try up to 18 mixes, where 6 runs tried 6.
+@hypothesis_settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mixes=st.lists(FAULT_MIXES, min_size=1, max_size=6))
 def test_conservation_holds_for_any_mix_of_faults(spark: SparkSession, conf: VeeConf,
-                                                 faults: list[tuple[str, float]]) -> None:
+                                                 mixes: list[list[tuple[str, float]]]) -> None:
     """bronze = (silver - estimated) + quarantined, whatever mix of faults a day carries."""
-    rows = with_faults(clean_day(), faults)
-    outcome = run_vee(spark, rows, conf)
-    estimated = sum(1 for value in outcome.silver.values() if value[0] in vee.ESTIMATED)
-    counts = VeeCounts(bronze=len(rows), silver=len(outcome.silver), estimated=estimated,
-                       quarantined=len(outcome.quarantine))
-    assert counts.balanced, counts
-    assert {value[0] for value in outcome.quarantine.values()} <= {vee.REJECTED}
+    days = [_namespaced(no, with_faults(clean_day(), faults), [meter(m) for m in METERS])
+            for no, faults in enumerate(mixes)]
+    outcome = run_vee(spark, [row for rows, _ in days for row in rows], conf,
+                      catalogue_frame(spark, [entry for _, catalogue in days for entry in catalogue]))
+    for no, (rows, _) in enumerate(days):
+        day = _of_case(outcome, no)
+        estimated = sum(1 for value in day.silver.values() if value[0] in vee.ESTIMATED)
+        counts = VeeCounts(bronze=len(rows), silver=len(day.silver), estimated=estimated,
+                           quarantined=len(day.quarantine))
+        assert counts.balanced, (mixes[no], counts)
+        assert {value[0] for value in day.quarantine.values()} <= {vee.REJECTED}
+    assert sum(len(rows) for rows, _ in days) == len(outcome.silver) + len(outcome.quarantine) - sum(
+        1 for value in outcome.silver.values() if value[0] in vee.ESTIMATED)
 
 
 def test_the_invariant_check_can_fail() -> None:
