@@ -48,10 +48,11 @@ def prune_runs(spark: SparkSession, settings: Settings, today: date) -> int:
     return doomed
 
 
-def prune_search_versions(es: Elasticsearch, settings: Settings) -> list[str]:
+def prune_search_versions(es: Elasticsearch, settings: Settings,
+                          families: dict[str, str] = SEARCH_FAMILIES) -> list[str]:
     """Prune every index family behind the search aliases; return the deleted indices."""
     deleted = []
-    for alias, pattern in SEARCH_FAMILIES.items():
+    for alias, pattern in families.items():
         names = es.indices.get(index=pattern, ignore_unavailable=True, allow_no_indices=True)
         bases = sorted({name.rsplit("-v", 1)[0] for name in names})
         for base in bases:

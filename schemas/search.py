@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
-TEMPLATE_DIR = Path(__file__).parent / "elasticsearch"
+#: Read through importlib.resources so the templates are found when the package runs from
+#: the zip that spark-submit ships (--py-files), not only from a checkout.
+TEMPLATE_DIR = files("schemas") / "elasticsearch"
 
 #: alias -> index template name (also the template file's stem)
 ALIASES = {"meters": "meters", "readings-daily": "readings-daily"}
@@ -22,7 +24,7 @@ ALIASES = {"meters": "meters", "readings-daily": "readings-daily"}
 @cache
 def index_template(name: str) -> dict[str, Any]:
     """The composable index template ``name`` as the _index_template API takes it."""
-    return json.loads((TEMPLATE_DIR / f"{name}.json").read_text())
+    return json.loads(TEMPLATE_DIR.joinpath(f"{name}.json").read_text())
 
 #: What `--type` accepts: meter classes (the generator's and the real loaders') and grid
 #: sensor types. The `meter_class` field holds the class of a meter or the type of a sensor.

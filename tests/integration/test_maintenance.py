@@ -1,0 +1,78 @@
+"""The weekly housekeeping against the real stores: `_runs` pruning in each lake format, stale
+search index versions, Redis versions that are not live."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.clients import elasticsearch_client, redis_client
+from jobs.config import Settings
+from jobs.lake import LakeTableRef
+from jobs.maintenance import expire_stale_cache_versions, prune_runs, prune_search_versions
+from jobs.run_log import RUNS_PATH, RunRecord, append_run
+from jobs.search_index import VersionedIndex
+from schemas.cache_keys import pointer_key
+
+TODAY = date(2026, 11, 29)
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "orc"])
+def test_runs_older_than_the_retention_are_pruned(services: Settings, spark: SparkSession, tmp_path,
+                                                  table_format: str) -> None:
+    settings = services.model_copy(deep=True)
+    settings.lake.root = str(tmp_path)
+    settings.lake.format = table_format
+    retention = settings.maintenance.runs_retention_days
+    days = [TODAY - timedelta(days=retention + 30), TODAY - timedelta(days=retention + 1),
+            TODAY - timedelta(days=retention), TODAY - timedelta(days=2)]
+    for day in days:
+        append_run(spark, settings.lake_root, table_format, RunRecord(stage="extract", table="t", date=day,
+                                                                      started_at=datetime.now(timezone.utc)))
+    assert prune_runs(spark, settings, TODAY) == 2
+    kept = LakeTableRef(spark, settings.lake_root, RUNS_PATH, table_format).read().collect()
+    assert sorted(row.date for row in kept) == days[2:]
+    assert prune_runs(spark, settings, TODAY) == 0
+
+
+def delete_test_indices(es) -> None:  # noqa: ANN001 - an Elasticsearch client
+    """Drop this test's indices by name (Elasticsearch refuses wildcard deletes)."""
+    for name in es.indices.get(index="maint-test-v*", ignore_unavailable=True, allow_no_indices=True):
+        es.indices.delete(index=name)
+
+
+def test_failed_and_surplus_index_versions_go_but_never_the_live_one(services: Settings) -> None:
+    es = elasticsearch_client(services)
+    delete_test_indices(es)
+    family = VersionedIndex(es, "maint-test", "maint-test", keep=2)
+    built = [family.build([{"n": n}], lambda doc: str(doc["n"]), 1, {}) for n in range(2)]
+    failed = family.create(datetime.now(timezone.utc) + timedelta(seconds=5))  # never sealed: still building
+    deleted = prune_search_versions(es, services, families={"maint-test": "maint-test-v*"})
+    assert deleted == [failed]
+    assert family.live() == [built[-1]]
+    assert sorted(v.name for v in family.versions()) == sorted(built)
+    delete_test_indices(es)
+
+
+def test_versions_that_are_not_live_get_the_grace_period(services: Settings) -> None:
+    settings = services.model_copy(deep=True)
+    settings.cache.prefix = "gridlake-maint-test"
+    client = redis_client(settings)
+    prefix, grace = settings.cache.prefix, settings.cache.grace_s
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+    client.set(pointer_key(prefix), "vlive")
+    client.hset(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "1.0")
+    client.hset(f"{prefix}:vorphan:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "2.0")  # never flipped, no TTL
+    client.hset(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27", "kwh_import", "3.0")
+    client.hset(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", "kwh_import", "4.0")
+    client.expire(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", 30)  # already expiring sooner
+
+    assert expire_stale_cache_versions(client, settings) == {"vorphan": 2}
+    assert client.ttl(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27") == -1
+    assert 0 < client.ttl(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27") <= grace
+    assert 0 < client.ttl(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26") <= 30
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
