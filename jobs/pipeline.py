@@ -125,16 +125,18 @@ def plan(stages: Sequence[str], days: Sequence[date], runs: Runs,
 
 
 def dependencies(jobs: Sequence[Job]) -> dict[Job, set[Job]]:
-    """Each run's prerequisites among ``jobs``: its upstream stages on the same date, and for
-    stages that read earlier dates, the same stage on the latest earlier date of the plan."""
+    """Each run's prerequisites among ``jobs``: its upstream stages on the same date; for
+    stages that read earlier dates, the same stage on the latest earlier date of the plan;
+    for the others, the same stage on the plan's first date. A Delta table is created by its
+    first write, and two first writes into an empty directory conflict
+    (ProtocolChangedException), so each stage's first date runs before its others."""
     planned = set(jobs)
     graph: dict[Job, set[Job]] = {}
     for stage, day in jobs:
         needs = {(upstream, day) for upstream in UPSTREAM[stage] if (upstream, day) in planned}
-        if stage in READS_EARLIER_DATES:
-            earlier = [d for s, d in jobs if s == stage and d < day]
-            if earlier:
-                needs.add((stage, max(earlier)))
+        earlier = [d for s, d in jobs if s == stage and d < day]
+        if earlier:
+            needs.add((stage, max(earlier) if stage in READS_EARLIER_DATES else min(earlier)))
         graph[(stage, day)] = needs
     return graph
 

@@ -62,12 +62,13 @@ def test_revalidating_a_date_revalidates_the_dates_after_it() -> None:
     assert ("extract", D2) not in jobs and ("index", D3) in jobs  # index reads the re-aggregated D3
 
 
-def test_vee_and_aggregates_wait_for_earlier_dates_but_extracts_do_not() -> None:
+def test_vee_and_aggregates_wait_for_every_earlier_date_other_stages_for_the_first() -> None:
     graph = dependencies(plan(DAILY, [D1, D2, D3], runs={}))
-    assert graph[("extract", D3)] == set()
+    assert graph[("extract", D1)] == set()
+    assert graph[("extract", D3)] == {("extract", D1)}  # the first write creates the tables
     assert graph[("validate", D3)] == {("extract", D3), ("validate", D2)}
     assert graph[("aggregate", D2)] == {("validate", D2), ("aggregate", D1)}
-    assert graph[("index", D2)] == {("aggregate", D2)}
+    assert graph[("index", D3)] == {("aggregate", D3), ("index", D1)}
     assert graph[("report", D1)] == {("index", D1), ("publish", D1)}
 
 
