@@ -1,7 +1,9 @@
 """Publish a versioned namespace of keys into Redis and flip the API over to it at once.
 
 A publish writes every key of a new version (layout in schemas/cache_keys.py) with
-pipelined writes, counts what landed, and only then flips the one pointer key
+pipelined writes (``VersionWriter``: from this process with ``publish``, or from Spark tasks
+with ``publish_with``, see jobs/publish_aggregates.py), counts what landed, and only then flips
+the one pointer key
 ``<prefix>:live`` (a single-key SET, the only atomic change a Redis Cluster allows). The
 previous version's keys then expire after a grace period, so readers that fetched the old
 pointer just before the flip still find their keys. A failure before the flip leaves the API
@@ -15,19 +17,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from typing import Any, Protocol, Union
 
 import redis
 
-from schemas.cache_keys import PREFIX, KeyFamily, pointer_key
+from schemas.cache_keys import KEY_FAMILIES, PREFIX, KeyFamily, pointer_key
 
 log = logging.getLogger(__name__)
 
 RedisClient = Union[redis.Redis, redis.RedisCluster]
+#: Key families by name, for entries that travel as data (Spark rows, stream entries).
+FAMILIES: dict[str, KeyFamily] = {family.name: family for family in KEY_FAMILIES}
 
 
 class DurableSink(Protocol):
@@ -55,10 +59,50 @@ def new_version(run_date: date) -> str:
     return f"v{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
 
 
-def _batches(entries: Iterable[CacheEntry], size: int) -> Iterator[list[CacheEntry]]:
+def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(entries)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+@dataclass(frozen=True)
+class VersionWriter:
+    """How the keys of a version are written: pipelined batches of HSET or ZADD plus EXPIRE,
+    each batch followed by its durable copies. Plain data, so that a Spark task carries it and
+    writes its partition exactly as the driver writes an iterable (one code path)."""
+
+    ttl_s: int
+    prefix: str = PREFIX
+    batch_size: int = 500
+    family_ttl_s: Mapping[str, int] = field(default_factory=dict)
+
+    def write_batch(self, client: RedisClient, version: str, batch: Sequence[CacheEntry]) -> None:
+        """Write one batch of keys in one pipeline round trip (a cluster pipeline splits it by slot)."""
+        # No DELETE before each key: a version carries a fresh nonce (new_version), so its keys
+        # exist only once this publish writes them, and a rewrite writes the same fields.
+        ttl_s = self.family_ttl_s.get
+        pipe = client.pipeline(transaction=False)
+        for entry in batch:
+            family = entry.family
+            key = family.key(version, self.prefix, **entry.parts)
+            if family.redis_type == "zset":
+                pipe.zadd(key, {member: float(score) for member, score in entry.value.items()})
+            else:
+                pipe.hset(key, mapping={name: str(value) for name, value in entry.value.items()})
+            pipe.expire(key, ttl_s(family.name, self.ttl_s))
+        pipe.execute()
+
+    def write(self, client: RedisClient, version: str, entries: Iterable[CacheEntry],
+              durable: DurableSink | None = None) -> int:
+        """Write ``entries`` under ``version`` in batches of ``batch_size``, each batch's durable
+        copies after it (written through, or queued behind); return the keys written."""
+        written = 0
+        for batch in _batches(entries, self.batch_size):
+            self.write_batch(client, version, batch)
+            if durable is not None:
+                durable.write(version, batch)  # before the flip: written through, or queued behind
+            written += len(batch)
+        return written
 
 
 class CachePublisher:
@@ -70,37 +114,19 @@ class CachePublisher:
         self.client = client
         self.prefix = prefix
         self.durable = durable
-        self.ttl_s = ttl_s
-        self.family_ttl_s = dict(family_ttl_s or {})
         self.grace_s = grace_s
         self.batch_size = batch_size
+        self.writer = VersionWriter(ttl_s=ttl_s, prefix=prefix, batch_size=batch_size,
+                                    family_ttl_s=dict(family_ttl_s or {}))
 
     def live_version(self) -> str | None:
         value = self.client.get(pointer_key(self.prefix))
         return value.decode() if value is not None else None
 
     def write(self, version: str, entries: Iterable[CacheEntry]) -> int:
-        """Write ``entries`` under ``version`` in pipelined batches (and their durable copies,
-        when written through); return the keys written."""
-        # No DELETE before each key: a version carries a fresh nonce (new_version), so its keys
-        # exist only once this publish writes them, and a rewrite writes the same fields.
-        written = 0
-        ttl_s = self.family_ttl_s.get
-        for batch in _batches(entries, self.batch_size):
-            pipe = self.client.pipeline(transaction=False)
-            for entry in batch:
-                family = entry.family
-                key = family.key(version, self.prefix, **entry.parts)
-                if family.redis_type == "zset":
-                    pipe.zadd(key, {member: float(score) for member, score in entry.value.items()})
-                else:
-                    pipe.hset(key, mapping={field: str(value) for field, value in entry.value.items()})
-                pipe.expire(key, ttl_s(family.name, self.ttl_s))
-            pipe.execute()
-            if self.durable is not None:
-                self.durable.write(version, batch)  # before the flip: written through, or queued behind
-            written += len(batch)
-        return written
+        """Write ``entries`` under ``version`` from this process (and their durable copies, when
+        this publisher has a sink); return the keys written."""
+        return self.writer.write(self.client, version, entries, self.durable)
 
     def keys_of(self, version: str) -> Iterator[bytes]:
         """Every key of ``version`` (SCAN on each master of a cluster)."""
@@ -130,10 +156,15 @@ class CachePublisher:
         return retired
 
     def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> tuple[str, int]:
-        """Write, verify, flip, retire: the whole publish of one date. Returns the new version
-        and the number of keys it holds."""
+        """Write, verify, flip, retire: the whole publish of one date from this process. Returns
+        the new version and the number of keys it holds."""
+        return self.publish_with(run_date, lambda version: self.write(version, entries))
+
+    def publish_with(self, run_date: date, write: Callable[[str], int]) -> tuple[str, int]:
+        """The same publish, with the keys written by ``write(version)`` (e.g. from Spark
+        partitions), which returns how many it wrote: verify, flip and retire stay here."""
         version = new_version(run_date)
-        written = self.write(version, entries)
+        written = write(version)
         self.verify(version, written)
         previous = self.flip(version)
         if previous and previous != version:

@@ -25,13 +25,12 @@ from typing import Any
 import redis
 
 from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import RedisClient
-from schemas.cache_keys import PREFIX, KEY_FAMILIES
+from jobs.cache_publish import FAMILIES, RedisClient
+from schemas.cache_keys import PREFIX
 
 log = logging.getLogger(__name__)
 
 GROUP = "writers"
-FAMILIES = {family.name: family for family in KEY_FAMILIES}
 
 
 def stream_key(prefix: str = PREFIX) -> str:

@@ -2,25 +2,32 @@
 
 Entries follow schemas/cache_keys.py: per meter its day, its hours and its latest day; per
 feeder, substation and region the day's totals; per feeder and region the day's top
-consumers. The publish itself (jobs/cache_publish.py) writes them with their durable copies,
-verifies the count and flips the pointer. Corrections go through the lake (rerun the date),
-never straight into Redis.
+consumers. They are built in Spark as rows (family, key parts, hash fields or zset scores) and
+written from the Spark partitions: each task opens its own Redis client, writes pipelined
+batches with their durable copies (Cassandra written through, or the write-behind stream) and
+returns its count. The driver only adds the counts, verifies the version, flips the pointer
+and retires the old version (jobs/cache_publish.py). Corrections go through the lake (rerun
+the date), never straight into Redis.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from functools import partial
+from itertools import chain
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType
+from pyspark.sql.types import DataType, TimestampNTZType, TimestampType
 from pyspark.sql.window import Window
 
 from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import CacheEntry, CachePublisher
+from jobs.cache_publish import FAMILIES, CacheEntry, CachePublisher, DurableSink, RedisClient, VersionWriter
 from jobs.cache_writeback import WriteBehindQueue
 from jobs.clients import cache_client, cassandra_session
 from jobs.config import Settings
@@ -28,6 +35,7 @@ from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.spark import spark_session
 from schemas import cache_keys, gold
+from schemas.cache_keys import KeyFamily
 from schemas.lake import PARTITION_COLUMN, LakeTable
 
 log = logging.getLogger(__name__)
@@ -43,23 +51,73 @@ AREAS = (("feeder", "feeder_id", gold.FEEDER_DAILY), ("substation", "substation_
 TOP_CONSUMER_AREAS = (("feeder", "feeder_id"), ("region", "region"))
 
 
-def _text(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+_ISO_SECONDS = "yyyy-MM-dd'T'HH:mm:ss"
+#: What each Spark task of a publish returns: the keys it wrote.
+WRITTEN = pa.schema([("written", pa.int64())])
 
 
-def figures(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
-    """Hash fields: the figures present, as text (timestamps ISO 8601, decimals exact)."""
-    return {name: _text(row[name]) for name in names if row.get(name) is not None}
+def as_text(column: str, data_type: DataType) -> Column:
+    """A figure as the text the API reads: decimals with their exact digits, timestamps ISO 8601
+    in the session time zone (UTC; a fraction only when there is one, like Python's isoformat),
+    integers and dates as Spark casts them."""
+    value = F.col(column)
+    if isinstance(data_type, (TimestampType, TimestampNTZType)):
+        return (F.when(F.date_format(value, "SSSSSS") == "000000", F.date_format(value, _ISO_SECONDS))
+                .otherwise(F.date_format(value, _ISO_SECONDS + ".SSSSSS")))
+    return value.cast("string")
 
 
-def hour_fields(hours: list[dict[str, Any]]) -> dict[str, str]:
-    """A meter's kWh per local hour, ``{"00": "1.250", ...}``, in time order. The hour that the
-    autumn DST change repeats appears twice: its second occurrence is ``"02b"``."""
-    fields: dict[str, str] = {}
-    for hour in sorted(hours, key=lambda h: h["hour_start"]):
-        name = f"{hour['local_hour']:02d}"
-        fields[name + "b" if name in fields else name] = _text(hour["kwh_import"])
-    return fields
+def figures(frame: DataFrame, names: tuple[str, ...]) -> Column:
+    """Hash fields of each row: those of ``names`` that are present, as text."""
+    types = {field.name: field.dataType for field in frame.schema.fields}
+    pairs = chain.from_iterable((F.lit(name), as_text(name, types[name])) for name in names)
+    return F.map_filter(F.create_map(*pairs), lambda _, value: value.isNotNull())
+
+
+def _entry(family: KeyFamily, parts: dict[str, Column], fields: Column | None = None,
+           scores: Column | None = None) -> list[Column]:
+    """The columns of an entry row: ``family`` (its name), ``parts`` (the key parts), and its
+    value as ``fields`` (hash fields, text) or ``scores`` (sorted-set scores), the other null."""
+    return [F.lit(family.name).alias("family"),
+            F.create_map(*chain.from_iterable((F.lit(name), part.cast("string")) for name, part in parts.items()))
+            .alias("parts"),
+            (fields if fields is not None else F.lit(None).cast("map<string,string>")).alias("fields"),
+            (scores if scores is not None else F.lit(None).cast("map<string,double>")).alias("scores")]
+
+
+def meter_day_entries(day: date, meter_daily: DataFrame) -> DataFrame:
+    """Each meter's day and its latest day (the same figures plus the date)."""
+    iso = F.lit(day.isoformat())
+    day_figures = figures(meter_daily, METER_FIGURES)
+    meter = F.col("meter_id")
+    daily = meter_daily.select(*_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, day_figures))
+    return daily.unionByName(meter_daily.select(*_entry(cache_keys.METER_LATEST, {"meter_id": meter},
+                                   F.map_concat(day_figures, F.create_map(F.lit("date"), iso)))))
+
+
+def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
+    """Each meter's kWh per local hour, ``{"00": "1.250", ...}``. The hour that the autumn DST
+    change repeats (right after itself, in time order) appears twice: its second occurrence is
+    ``"02b"``."""
+    in_time_order = Window.partitionBy("meter_id").orderBy("hour_start")
+    hour = F.lpad(F.col("local_hour").cast("string"), 2, "0")
+    repeated = F.coalesce(F.lag("local_hour").over(in_time_order) == F.col("local_hour"), F.lit(False))
+    named = meter_hourly.select(
+        "meter_id", F.concat(hour, F.when(repeated, F.lit("b")).otherwise(F.lit(""))).alias("hour"),
+        F.col("kwh_import").cast("string").alias("kwh_import"))
+    hours = named.groupBy("meter_id").agg(F.map_filter(
+        F.map_from_entries(F.collect_list(F.struct("hour", "kwh_import"))), lambda _, kwh: kwh.isNotNull())
+        .alias("hours"))
+    parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
+    return hours.select(*_entry(cache_keys.METER_HOURLY, parts, F.col("hours")))
+
+
+def area_day_entries(day: date, areas: dict[str, DataFrame]) -> DataFrame:
+    """Each feeder's, substation's and region's totals of the day."""
+    frames = [areas[level].select(*_entry(cache_keys.AREA_DAILY, {
+        "level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())},
+        figures(areas[level], AREA_FIGURES))) for level, column, _ in AREAS]
+    return frames[0].unionByName(frames[1]).unionByName(frames[2])
 
 
 def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataFrame:
@@ -71,44 +129,79 @@ def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataF
         F.struct("meter_id", F.col("kwh_import").cast("double")))).alias("scores"))
 
 
-def decimals_as_text(frame: DataFrame, names: tuple[str, ...]) -> DataFrame:
-    """``frame`` with those of ``names`` that are decimals cast to text in Spark (the same digits
-    as Python's ``str(Decimal)``), so the driver receives strings instead of building a Decimal
-    per figure; the other columns as they are."""
-    decimals = {field.name for field in frame.schema.fields
-                if field.name in names and isinstance(field.dataType, DecimalType)}
-    return frame.select(*[F.col(name).cast("string").alias(name) if name in decimals else F.col(name)
-                          for name in frame.columns])
-
-
-def meter_hours(meter_hourly: DataFrame) -> DataFrame:
-    """One row per meter: its hours of the day as a list of (hour_start, local_hour, kwh_import),
-    grouped in Spark so that the driver gets one row per meter instead of one per hour."""
-    return meter_hourly.groupBy("meter_id").agg(F.collect_list(F.struct(
-        "hour_start", "local_hour", F.col("kwh_import").cast("string").alias("kwh_import"))).alias("hours"))
-
-
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
-                  top_n: int) -> Iterator[CacheEntry]:
-    """Every cache entry of ``day``: the per-meter frames streamed a partition at a time (the next
-    one fetched while this one is written), the small per-area frames (one row per feeder,
-    substation or region) collected in one job each instead of one job per partition."""
-    iso = day.isoformat()
-    meters = decimals_as_text(meter_daily.select("meter_id", *METER_FIGURES), METER_FIGURES)
-    for row in meters.toLocalIterator(prefetchPartitions=True):
-        day_figures = figures(row.asDict(), METER_FIGURES)
-        yield CacheEntry(cache_keys.METER_DAILY, {"meter_id": row.meter_id, "date": iso}, day_figures)
-        yield CacheEntry(cache_keys.METER_LATEST, {"meter_id": row.meter_id}, {**day_figures, "date": iso})
-    for row in meter_hours(meter_hourly).toLocalIterator(prefetchPartitions=True):
-        yield CacheEntry(cache_keys.METER_HOURLY, {"meter_id": row.meter_id, "date": iso}, hour_fields(row.hours))
-    for level, column, _ in AREAS:
-        for row in decimals_as_text(areas[level], AREA_FIGURES).collect():
-            yield CacheEntry(cache_keys.AREA_DAILY, {"level": level, "area_id": row[column], "date": iso},
-                             figures(row.asDict(), AREA_FIGURES))
-    for level, column in TOP_CONSUMER_AREAS:
-        for row in top_consumers(meter_daily, column, top_n).collect():
-            yield CacheEntry(cache_keys.AREA_TOP_CONSUMERS, {"level": level, "area_id": row[column], "date": iso},
-                             dict(row.scores))
+                  top_n: int) -> DataFrame:
+    """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark (entries without a
+    single figure are left out: Redis stores no empty hash)."""
+    iso = F.lit(day.isoformat())
+    tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
+        cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
+        scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
+    entries = (meter_day_entries(day, meter_daily).unionByName(meter_hour_entries(day, meter_hourly))
+               .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
+    return entries.where((F.size("fields") > 0) | (F.size("scores") > 0))
+
+
+def entry_of(family: str, parts: Any, fields: Any, scores: Any) -> CacheEntry:
+    """The CacheEntry of one entry row's values (maps as dicts, or as Arrow's lists of pairs)."""
+    kind = FAMILIES[family]
+    return CacheEntry(kind, dict(parts), dict(scores if kind.redis_type == "zset" else fields))
+
+
+def arrow_entries(batches: Iterable[pa.RecordBatch]) -> Iterator[CacheEntry]:
+    """The CacheEntries of entry rows that came as Arrow record batches."""
+    for batch in batches:
+        yield from map(entry_of, *(batch.column(name).to_pylist() for name in ("family", "parts", "fields", "scores")))
+
+
+@contextmanager
+def durable_sink(settings: Settings, client: RedisClient) -> Iterator[DurableSink]:
+    """Where the durable copies of ``cache.durable_mode`` go: Cassandra's cache_entries
+    (write-through) or the write-behind stream on ``client``."""
+    if settings.cache.durable_mode == "write-behind":
+        yield WriteBehindQueue(client, settings.cache.prefix)
+        return
+    with cassandra_session(settings) as session:
+        yield DurableCopies(session, settings.cassandra.keyspace, settings.cassandra.write_concurrency)
+
+
+def write_partition(settings: Settings, writer: VersionWriter, version: str,
+                    batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Runs in a Spark task: write one partition's entries (and their durable copies) under
+    ``version`` through its own Redis client, as CachePublisher writes; yield the keys written."""
+    entries = arrow_entries(batches)
+    first = next(entries, None)
+    written = 0
+    if first is not None:
+        client = cache_client(settings)
+        try:
+            with durable_sink(settings, client) as durable:
+                written = writer.write(client, version, chain([first], entries), durable)
+        finally:
+            client.close()
+    yield pa.RecordBatch.from_pydict({"written": [written]}, schema=WRITTEN)
+
+
+def write_from_partitions(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str) -> int:
+    """Write every entry under ``version`` from the Spark partitions (one task per core; rows
+    reach the Python tasks as Arrow batches); return the keys written, added up from the tasks'
+    counts."""
+    tasks = entries.coalesce(entries.sparkSession.sparkContext.defaultParallelism)
+    counts = tasks.mapInArrow(partial(write_partition, settings, writer, version), "written long")
+    return counts.agg(F.sum("written")).first()[0] or 0
+
+
+def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, meter_hourly: DataFrame,
+                areas: dict[str, DataFrame]) -> tuple[str, int]:
+    """Publish ``run_date``'s gold frames: written from Spark partitions, then verified, flipped
+    and the previous version retired; returns the new version and its keys."""
+    conf = settings.cache
+    publisher = CachePublisher(cache_client(settings), ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s,
+                               batch_size=conf.batch_size, prefix=conf.prefix,
+                               family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
+    entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers)
+    return publisher.publish_with(
+        run_date, lambda version: write_from_partitions(entries, settings, publisher.writer, version))
 
 
 def _gold_day(spark: SparkSession, settings: Settings, table: LakeTable, day: date) -> DataFrame:
@@ -119,21 +212,13 @@ def _gold_day(spark: SparkSession, settings: Settings, table: LakeTable, day: da
 def main(settings: Settings, run_date: date, spark: SparkSession | None = None) -> list[RunRecord]:
     """Publish ``run_date``: write a new version (and its durable copies), verify, flip."""
     spark = spark or spark_session(settings, app_name=f"gridlake-publish-{run_date}")
-    conf = settings.cache
-    client = cache_client(settings)
     meter_daily = _gold_day(spark, settings, gold.METER_DAILY, run_date).cache()
     areas = {level: _gold_day(spark, settings, table, run_date) for level, _, table in AREAS}
-    with cassandra_session(settings) as session, recorded_run(
-            spark, settings.lake_root, settings.lake.format, STAGE, "redis", run_date) as record:
-        durable = (WriteBehindQueue(client, conf.prefix) if conf.durable_mode == "write-behind"
-                   else DurableCopies(session, settings.cassandra.keyspace, settings.cassandra.write_concurrency))
-        publisher = CachePublisher(client, ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s,
-                                   batch_size=conf.batch_size, prefix=conf.prefix, durable=durable,
-                                   family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
-        entries = cache_entries(run_date, meter_daily, _gold_day(spark, settings, gold.METER_HOURLY, run_date),
-                                areas, conf.top_consumers)
-        version, written = publisher.publish(run_date, entries)
+    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, "redis", run_date) as record:
+        version, written = publish_day(settings, run_date, meter_daily,
+                                       _gold_day(spark, settings, gold.METER_HOURLY, run_date), areas)
         record.rows_read = record.rows_written = written
-        log.info("stage=publish date=%s version=%s keys=%d", run_date, version, written)
+        log.info("stage=publish date=%s version=%s mode=%s keys=%d", run_date, version,
+                 settings.cache.durable_mode, written)
     meter_daily.unpersist()
     return [record]

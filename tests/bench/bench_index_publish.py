@@ -4,12 +4,14 @@ Measured in one run, on synthetic gold `meter_daily` rows built in Spark:
 - index: documents/s of a whole versioned build from the gold frame (Spark rows to
   documents, streaming_bulk, refresh, checks, alias swap), beside a plain `parallel_bulk`
   of the very same documents already serialised (Elasticsearch's limit here);
-- publish: keys/s of whole publishes (write, verify, flip) of the same meters' entries streamed
-  from the gold frame as publish_aggregates does (each meter's day and latest day, the top
-  consumers per feeder and region), without a durable copy, write-behind (Redis Stream) and
-  write-through (Cassandra), beside redis-py pipelining the very same payloads already
-  serialised in the same batches (the client's limit) and `redis-benchmark` HSET with the same
-  pipeline depth and value size (the server's ceiling, halved: a key is HSET plus EXPIRE).
+- publish: keys/s of whole publishes (write, verify, flip) of the same meters' entries built
+  from the gold frame (each meter's day and latest day, the top consumers per feeder and
+  region), write-behind (Redis Stream) and write-through (Cassandra), each two ways: written
+  from the Spark partitions as publish_aggregates does, and streamed to the driver
+  (toLocalIterator) and written there (the previous design, for comparison in the same run);
+  beside redis-py pipelining the very same payloads already serialised in the same batches
+  (the client's limit) and `redis-benchmark` HSET with the same pipeline depth and value size
+  (the server's ceiling, halved: a key is HSET plus EXPIRE).
 
     .venv/bin/python tests/bench/bench_index_publish.py [--meters 100000] [--batch-size 500] [--skip-index]
 """
@@ -37,7 +39,7 @@ from jobs.cache_writeback import WriteBehindQueue
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session, elasticsearch_client, redis_client
 from jobs.config import Settings, load_settings
-from jobs.publish_aggregates import AREAS, cache_entries
+from jobs.publish_aggregates import AREAS, cache_entries, entry_of, publish_day
 from jobs.search_index import VersionedIndex
 from jobs.spark import spark_session
 from schemas.gold import METER_DAILY as GOLD_METER_DAILY
@@ -151,28 +153,45 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int) -> None:  # 
     prefix = "gridlake-bench"
     empty_hours = spark.createDataFrame([], GOLD_METER_HOURLY.spark_schema())
     areas = {level: spark.createDataFrame([], table.spark_schema()) for level, _, table in AREAS}
-
-    def entries():  # the same generator publish_aggregates.main streams, from the same gold frames
-        return cache_entries(DAY, gold, empty_hours, areas, settings.cache.top_consumers)
-
-    serialised = payloads(list(entries()), prefix)
+    entries = cache_entries(DAY, gold, empty_hours, areas, settings.cache.top_consumers)
+    serialised = payloads([entry_of(*row) for row in entries.collect()], prefix)
     keys = len(serialised)
     scratch = settings.model_copy(deep=True)
     scratch.cassandra.keyspace = KEYSPACE
-    rates: dict[str, float] = {}
+    scratch.cache.prefix = prefix
+    scratch.cache.batch_size = batch_size
+    scratch.cache.grace_s = 60
+    rates: dict[str, tuple[float, float]] = {}  # publish keys/s, redis-py limit beside it
+
+    def client_limit() -> float:
+        rate = redis_py_limit(client, serialised, batch_size)
+        client.delete(*[key for key, _, _ in serialised])
+        return rate
+
     with cassandra_session(scratch) as session:
         apply_schema(session, scratch)
-        sinks = {"no durable copy": None, "write-behind": WriteBehindQueue(client, prefix),
-                 "write-through": DurableCopies(session, KEYSPACE, scratch.cassandra.write_concurrency)}
-        for mode, sink in sinks.items():
+        for mode in ("write-behind", "write-through"):
+            scratch.cache.durable_mode = mode
+            sink = (WriteBehindQueue(client, prefix) if mode == "write-behind"
+                    else DurableCopies(session, KEYSPACE, scratch.cassandra.write_concurrency))
             publisher = CachePublisher(client, ttl_s=600, grace_s=60, batch_size=batch_size, prefix=prefix,
                                        durable=sink)
+            # The machine is shared: the client's limit is measured right before and after each
+            # publish, and the publish is compared with the mean of the two.
+            before = client_limit()
             started = time.perf_counter()
-            _, written = publisher.publish(DAY, entries())
-            rates[mode] = written / (time.perf_counter() - started)
-            assert written == keys
+            _, written = publisher.publish(DAY, (entry_of(*row) for row in entries.toLocalIterator(True)))
+            driver_rate = written / (time.perf_counter() - started)
+            assert written == keys, (written, keys)
+            between = client_limit()
+            started = time.perf_counter()
+            _, written = publish_day(scratch, DAY, gold, empty_hours, areas)
+            partitions_rate = written / (time.perf_counter() - started)
+            assert written == keys, (written, keys)
+            after = client_limit()
+            rates[f"{mode}, streamed to the driver"] = (driver_rate, (before + between) / 2)
+            rates[f"{mode}, from Spark partitions"] = (partitions_rate, (between + after) / 2)
     drop(scratch)
-    client_rate = redis_py_limit(client, serialised, batch_size)
     for key in client.scan_iter(match=f"{prefix}:*", count=5000):
         client.delete(key)
     hashes = [mapping for _, kind, mapping in serialised if kind == "hash"]
@@ -181,17 +200,16 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int) -> None:  # 
 
     print(f"cache publish from gold ({keys:,} keys, batches of {batch_size}, 2 commands per key, "
           f"hiredis {'on' if HIREDIS_AVAILABLE else 'off'}):")
-    limit_line = f"redis-py pipeline of the same payloads pre-serialised: {client_rate:,.0f} keys/s"
     server_keys = server_rps / 2 if server_rps else None
-    if server_rps:
-        limit_line += (f"; redis-benchmark HSET -P {2 * batch_size} -d {value_bytes}: {server_rps:,.0f} requests/s "
-                       f"= {server_keys:,.0f} keys/s at 2 commands per key")
-    for mode, rate in rates.items():
+    for mode, (rate, client_rate) in rates.items():
         ratios = f"publish/redis-py {rate / client_rate:.2f}"
         if server_keys:
             ratios += f", publish/redis-benchmark {rate / server_keys:.2f}"
-        print(f"  {mode:>15}: {rate:>9,.0f} keys/s ({ratios})")
-    print(f"  {limit_line}")
+        print(f"  {mode:>40}: {rate:>9,.0f} keys/s; redis-py pipeline of the same payloads pre-serialised "
+              f"beside it {client_rate:,.0f} keys/s ({ratios})")
+    if server_rps:
+        print(f"  redis-benchmark HSET -P {2 * batch_size} -d {value_bytes}: {server_rps:,.0f} requests/s "
+              f"= {server_keys:,.0f} keys/s at 2 commands per key")
 
 
 if __name__ == "__main__":

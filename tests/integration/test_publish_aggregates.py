@@ -11,7 +11,7 @@ from jobs import publish_aggregates
 from jobs.cache_durable import DurableCopies
 from jobs.cache_read import CacheReader
 from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session, redis_client
+from jobs.clients import cache_client, cassandra_session
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from schemas import cache_keys, gold
@@ -24,9 +24,11 @@ def rows(table: LakeTable, *values: dict) -> list[dict]:
     return [{**{name: None for name in table.names}, "date": DAY, **value} for value in values]
 
 
-@pytest.fixture(scope="module")
-def published(services: Settings, spark: SparkSession, tmp_path_factory) -> Iterator[Settings]:
+@pytest.fixture(scope="module", params=["single", "cluster"])
+def published(request: pytest.FixtureRequest, services: Settings, spark: SparkSession,
+              tmp_path_factory) -> Iterator[Settings]:
     settings = services.model_copy(deep=True)
+    settings.cache.cluster = request.param == "cluster"
     settings.lake.root = str(tmp_path_factory.mktemp("publish-lake"))
     settings.cache.prefix = "gridlake-publish-test"
     settings.cache.top_consumers = 1
@@ -56,7 +58,7 @@ def published(services: Settings, spark: SparkSession, tmp_path_factory) -> Iter
     records = publish_aggregates.main(settings, DAY, spark)
     assert [(r.status, r.rows_written) for r in records] == [("ok", 2 + 2 + 1 + 3 + 2)]
     yield settings
-    client = redis_client(settings)
+    client = cache_client(settings)
     for key in client.scan_iter(match="gridlake-publish-test:*"):
         client.delete(key)
 
@@ -64,7 +66,7 @@ def published(services: Settings, spark: SparkSession, tmp_path_factory) -> Iter
 @pytest.fixture
 def reader(published: Settings) -> Iterator[CacheReader]:
     with cassandra_session(published) as session:
-        yield CacheReader(redis_client(published), DurableCopies(session, published.cassandra.keyspace),
+        yield CacheReader(cache_client(published), DurableCopies(session, published.cassandra.keyspace),
                           ttl_s=3600, prefix=published.cache.prefix)
 
 
@@ -83,3 +85,13 @@ def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
         "M-2": 30.0}
     assert reader.get(cache_keys.AREA_DAILY, level="region", area_id="R-1", date="2024-10-27") == {
         "kwh_import": "42.345", "meter_count": "2", "meters_expected": "2"}
+
+
+def test_write_through_stores_the_durable_copies_of_this_version(published: Settings) -> None:
+    live = cache_client(published).get(cache_keys.pointer_key(published.cache.prefix)).decode()
+    with cassandra_session(published) as session:
+        row = session.execute(f"SELECT version, value FROM {published.cassandra.keyspace}.cache_entries "
+                              "WHERE family = 'meter_hourly' AND tag = 'M-1' AND item = '2024-10-27'").one()
+    assert published.cache.durable_mode == "write-through"
+    assert row.version == live
+    assert row.value == '{"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}'

@@ -183,3 +183,23 @@ def test_tls_without_a_client_certificate_is_refused(tls_redis: Settings) -> Non
     anonymous.redis.tls = RedisTlsConf(ca_file=tls_redis.redis.tls.ca_file)
     with pytest.raises(RedisUnavailable, match=r"cannot connect over TLS"):
         open_redis(anonymous.redis)
+
+
+@pytest.mark.parametrize("command", [
+    ["cache", "get", "--meter", "M-T1", "--date", "2024-10-27"],
+    ["writeback", "run", "--once", "--name", "refused-worker"],
+], ids=["cache-get", "writeback-run"])
+def test_the_cli_reports_a_refused_login_in_one_line(tls_redis: Settings, command: list[str]) -> None:
+    conf = tls_redis.redis
+    env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
+           "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_REDIS__URL": conf.url, "GRIDLAKE_REDIS__USERNAME": USER,
+           "GRIDLAKE_REDIS__PASSWORD": "not-the-password", "GRIDLAKE_REDIS__TLS__CA_FILE": str(conf.tls.ca_file),
+           "GRIDLAKE_REDIS__TLS__CERT_FILE": str(conf.tls.cert_file),
+           "GRIDLAKE_REDIS__TLS__KEY_FILE": str(conf.tls.key_file), "COLUMNS": "500"}
+    done = subprocess.run([str(Path(sys.executable).parent / "gridlake"), *command], env=env, capture_output=True,
+                          text=True, timeout=180)
+    address = conf.url.removeprefix("rediss://").removesuffix("/0")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [done.stderr.strip()], "one line, no traceback"
+    assert done.stderr.startswith(f"error: redis {address}: authentication as user '{USER}' refused (")
+    assert "not-the-password" not in done.stderr
