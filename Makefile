@@ -45,18 +45,26 @@ $(VENV)/.installed: pyproject.toml
 services: setup
 	$(GRIDLAKE) services up --redis-cluster
 
-# The embedded local default: a small synthetic grid around Tirana over the October DST
-# change, one real dataset, then the pipeline as far as it exists.
+# The embedded local default: a synthetic grid around Tirana over the October DST change
+# (2,000 meters, 2 days) run through Airflow's grid_daily, and a week of the real SGSC
+# households through `gridlake backfill`, then a summary of what came out.
 DEMO_START := 2024-10-26
-DEMO_END := 2024-10-28
+DEMO_END := 2024-10-27
+DEMO_METERS := 2000
+SGSC_START := 2013-07-01
+SGSC_END := 2013-07-03
 demo: services
 	$(GRIDLAKE) run smoke
 	$(GRIDLAKE) schema apply
-	$(GRIDLAKE) seed --meters 200 --days 3 --start $(DEMO_START) --fault-rate 0.05
-	$(GRIDLAKE) load-real steel
-	$(GRIDLAKE) backfill --start $(DEMO_START) --end $(DEMO_END)
+	$(GRIDLAKE) seed --meters $(DEMO_METERS) --days 2 --start $(DEMO_START) --fault-rate 0.02
+	$(GRIDLAKE) load-real sgsc
+	$(GRIDLAKE) airflow test-day --date $(DEMO_START) --end $(DEMO_END)
+	$(GRIDLAKE) backfill --start $(SGSC_START) --end $(SGSC_END)
+	$(GRIDLAKE) runs --date $(DEMO_START) --end $(DEMO_END)
 	$(GRIDLAKE) search --near 41.3275,19.8187 --radius 1km --type commercial --limit 5
 	$(GRIDLAKE) cache get --meter MTR-0000001 --date $(DEMO_END)
+	@echo "run reports: .gridlake/lake/_reports/<date>.html"
+	@echo "notebooks:   notebooks/explore_grid.ipynb, notebooks/backfill_check.ipynb (see notebooks/README.md)"
 
 test: setup
 	$(BIN)/pytest

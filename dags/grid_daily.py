@@ -7,38 +7,28 @@ scheduled on the data.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, Asset
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from jobs.config import load_settings
-from jobs.orchestration import dag_macros, default_task_args, lake_uri, spark_stage_task, stage_outputs
+from jobs.orchestration import dag_policy, lake_uri, spark_stage_task, stage_outputs
 
 SETTINGS = load_settings()
-GRID_TZ = SETTINGS.grid.timezone
 LOCAL_DATE = "{{ grid_local_date(data_interval_start, params.grid_timezone) }}"
 LATE_DAYS = SETTINGS.airflow.late_data_days
 STAGES = ("extract", "validate", "aggregate", "index", "publish", "report")
 
 
 def assets(stage: str) -> list[Asset]:
-    """The lake tables ``stage`` writes, as Airflow assets."""
-    return [Asset(name=f"gridlake.{path.replace('/', '.')}", uri=lake_uri(SETTINGS, path))
-            for path in stage_outputs().get(stage, ())]
+    """The lake tables ``stage`` writes, as Airflow assets named by their URI (a name must
+    stay with one URI, and every lake root has its own tables)."""
+    return [Asset(uri=lake_uri(SETTINGS, path)) for path in stage_outputs().get(stage, ())]
 
 
 with DAG(
     dag_id="grid_daily",
-    # A data interval is one local day of the grid: [local midnight, next local midnight),
-    # 23 or 25 hours long on DST days. Airflow 3 runs plain cron strings without an interval.
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=GRID_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=GRID_TZ),
-    catchup=False,
-    max_active_runs=1,
+    # A data interval is one local day of the grid: [local midnight, next local midnight).
+    **dag_policy(SETTINGS, "0 0 * * *", first_local_day="2024-01-01"),
     tags=["gridlake", "daily"],
-    params={"grid_timezone": GRID_TZ},
-    user_defined_macros=dag_macros(SETTINGS),
-    default_args=default_task_args(SETTINGS),
     doc_md="""
 ### grid_daily
 For each local day of the grid (`grid.timezone`): extract the day's meter and sensor readings

@@ -7,16 +7,12 @@ grid_daily: the work is in jobs/maintenance.py and jobs/compact_partitions.py.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, task
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from jobs.config import load_settings
-from jobs.orchestration import (ELASTICSEARCH_CONN_ID, REDIS_CONN_ID, dag_macros, default_task_args,
-                                spark_stage_task)
+from jobs.orchestration import ELASTICSEARCH_CONN_ID, REDIS_CONN_ID, dag_policy, spark_stage_task
 
 SETTINGS = load_settings()
-GRID_TZ = SETTINGS.grid.timezone
 # The week of the run: its first and last local dates.
 WEEK_START = "{{ grid_local_date(data_interval_start, params.grid_timezone) }}"
 WEEK_END = "{{ grid_local_date(data_interval_end - macros.timedelta(days=1), params.grid_timezone) }}"
@@ -24,14 +20,8 @@ WEEK_END = "{{ grid_local_date(data_interval_end - macros.timedelta(days=1), par
 with DAG(
     dag_id="grid_maintenance",
     # Sundays at 03:00 local time, over the week that just ended.
-    schedule=CronDataIntervalTimetable("0 3 * * 0", timezone=GRID_TZ),
-    start_date=pendulum.datetime(2024, 1, 7, tz=GRID_TZ),
-    catchup=False,
-    max_active_runs=1,
+    **dag_policy(SETTINGS, "0 3 * * 0", first_local_day="2024-01-07"),
     tags=["gridlake", "maintenance"],
-    params={"grid_timezone": GRID_TZ},
-    user_defined_macros=dag_macros(SETTINGS),
-    default_args=default_task_args(SETTINGS),
     doc_md="""
 ### grid_maintenance
 Weekly: compact the week's bronze partitions (Delta OPTIMIZE with Z-ORDER by meter; Parquet/ORC

@@ -290,6 +290,25 @@ def airflow_env_command(env: EnvOption = None) -> None:
         sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
 
 
+@airflow_app.command("test-day")
+def airflow_test_day_command(date_: DateOption, end: EndOption = None,
+                             dag_id: Annotated[str, typer.Option("--dag")] = "grid_daily",
+                             env: EnvOption = None) -> None:
+    """Run a DAG through Airflow (`dag.test()`, no scheduler) for each local date of a range,
+    with the connections from conf; each run's log goes under the state dir's logs."""
+    from jobs.orchestration import run_day_through_airflow
+
+    settings = _settings(env)
+    for day in _dates(date_, end):
+        log_path = settings.state_path / "logs" / "airflow" / f"{dag_id}-{day}.log"
+        with console.status(f"{dag_id} {day}: running through Airflow (log: {log_path}) …"):
+            state, tasks = run_day_through_airflow(settings, day, log_path, dag_id)
+        console.print(f"{dag_id} {day}: [{'green' if state == 'success' else 'red'}]{state}[/]  "
+                      + "  ".join(f"{task}={task_state}" for task, task_state in tasks.items()), highlight=False)
+        if state != "success":
+            _fail(f"{dag_id} {day}: run {state}; see {log_path}")
+
+
 @app.command("spark-jars")
 def spark_jars_command(env: EnvOption = None) -> None:
     """Print the comma-separated jars for `spark-submit --jars` (Cassandra connector, Delta)."""
@@ -308,12 +327,16 @@ def cache_get_command(
     """Print what the API would serve for a meter's day (Redis, or Cassandra on a miss)."""
     from jobs.cache_durable import DurableCopies
     from jobs.cache_read import CacheReader
-    from jobs.clients import cassandra_session, redis_client
+    from jobs.clients import RedisUnavailable, cassandra_session, redis_client
 
     settings = _settings(env)
     day = _dates(date_, None)[0]
+    try:
+        client = redis_client(settings)
+    except RedisUnavailable as exc:
+        _fail(str(exc))
     with cassandra_session(settings) as session:
-        reader = CacheReader(redis_client(settings), DurableCopies(session, settings.cassandra.keyspace),
+        reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
                              ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
         figures = reader.get_meter_daily(meter, day.isoformat())
     if figures is None:
@@ -514,11 +537,14 @@ def writeback_run_command(
     """Write queued durable copies to Cassandra; reclaim a crashed worker's entries; dead-letter failures."""
     from jobs.cache_durable import DurableCopies
     from jobs.cache_writeback import WriteBehindWorker
-    from jobs.clients import cassandra_session, redis_client, redis_cluster_client
+    from jobs.clients import RedisUnavailable, cassandra_session, redis_client, redis_cluster_client
 
     settings = _settings(env)
     conf = settings.cache
-    client = redis_cluster_client(settings) if conf.cluster else redis_client(settings)
+    try:
+        client = redis_cluster_client(settings) if conf.cluster else redis_client(settings)
+    except RedisUnavailable as exc:
+        _fail(str(exc))
     with cassandra_session(settings) as session:
         worker = WriteBehindWorker(client, DurableCopies(session, settings.cassandra.keyspace), name,
                                    prefix=conf.prefix, batch=batch, max_deliveries=conf.writeback_max_deliveries,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,9 +53,13 @@ def connections(settings: Settings) -> dict[str, dict]:
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
-    """Environment variables for every Airflow process: the project's DAGs, no examples, and
-    the connections from conf."""
+    """Environment variables for every Airflow process: spark-submit on the PATH, the
+    project's DAGs, no examples, and the connections from conf."""
+    # spark-submit (installed with pyspark beside this interpreter) on every Airflow process's PATH
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
     env = {
+        "PATH": path if bin_dir in path.split(os.pathsep) else os.pathsep.join([bin_dir, path]),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
@@ -102,17 +108,33 @@ def stage_outputs() -> dict[str, tuple[str, ...]]:
     }
 
 
-def default_task_args(settings: Settings) -> dict:
-    """Every task's policy: retries with exponential backoff and a time limit, from conf."""
+def dag_policy(settings: Settings, cron: str, first_local_day: str) -> dict:
+    """What every gridlake DAG shares, as DAG(...) arguments: a schedule whose data interval
+    runs from one local ``cron`` time of the grid to the next (23 or 25 hours across DST;
+    Airflow 3 runs plain cron strings without an interval), no catch-up, one run at a time,
+    the grid's zone as a param, the template macros, and every task's retries with
+    exponential backoff and time limit from conf."""
     from datetime import timedelta
 
+    import pendulum
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    zone = settings.grid.timezone
     conf = settings.airflow
     return {
-        "retries": conf.retries,
-        "retry_delay": timedelta(seconds=conf.retry_delay_s),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(seconds=conf.max_retry_delay_s),
-        "execution_timeout": timedelta(minutes=conf.task_timeout_min),
+        "schedule": CronDataIntervalTimetable(cron, timezone=zone),
+        "start_date": pendulum.parse(first_local_day, tz=zone),
+        "catchup": False,
+        "max_active_runs": 1,
+        "params": {"grid_timezone": zone},
+        "user_defined_macros": dag_macros(settings),
+        "default_args": {
+            "retries": conf.retries,
+            "retry_delay": timedelta(seconds=conf.retry_delay_s),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(seconds=conf.max_retry_delay_s),
+            "execution_timeout": timedelta(minutes=conf.task_timeout_min),
+        },
     }
 
 
@@ -147,3 +169,47 @@ def spark_stage_task(settings: Settings, stage: str, application_args: list[str]
         py_files="{{ gridlake_py_files() }}", name=f"gridlake-{stage}", driver_memory=settings.spark.driver_memory,
         conf={"spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={LOG4J_CONF.as_uri()}"},
         env_vars=env, **kwargs)
+
+
+def migrate_airflow_db() -> None:
+    """Create or migrate Airflow's metadata database (SQLite under the state dir by default)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, timeout=600)
+
+
+def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str = "grid_daily"):  # noqa: ANN001, ANN201
+    """Run ``dag_id`` for the grid's local ``day`` through Airflow's ``dag.test()``, in this
+    process and without a scheduler; Airflow's and the tasks' output go to ``log_path``.
+    Returns the run's state and each task's state.
+
+    The run's logical date is the local midnight that ends the day: a manual run then gets
+    the day as its data interval, as a scheduled run would.
+    """
+    import contextlib
+
+    import pendulum
+
+    os.environ.update(airflow_environment(settings))
+    os.environ.setdefault("AIRFLOW_HOME", str(settings.state_path / "airflow"))
+    migrate_airflow_db()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags[dag_id]
+    logical = pendulum.datetime(day.year, day.month, day.day, tz=settings.grid.timezone).add(days=1)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(log_path, "w") as log, contextlib.ExitStack() as restore:
+        # Airflow and spark-submit write to the process's own descriptors: move them, not sys.stdout.
+        for fd in (1, 2):
+            saved = os.dup(fd)
+            restore.callback(os.close, saved)
+            restore.callback(os.dup2, saved, fd)
+            os.dup2(log.fileno(), fd)
+        run = dag.test(logical_date=logical)
+    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    return str(run.state), tasks

@@ -9,6 +9,7 @@ later ones start offline, and the same pom pins the versions for every job and n
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -48,8 +49,10 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     java_env = java_environment(settings)
     os.environ.update({k: v for k, v in java_env.items() if k in ("JAVA_HOME", "PATH")})
     if spark_conf_is_local(settings.spark.master):
-        # A local driver talks only to itself: bind it to loopback.
+        # A local driver talks only to itself: bind it to loopback. Its Python workers run
+        # this interpreter (the venv's, with pyspark), not whatever python3 is on the PATH.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     state = settings.state_path
     jars = package_jars(settings)
     spark = settings.spark
