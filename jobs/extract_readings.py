@@ -24,7 +24,7 @@ from jobs.clients import cassandra_session
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
-from jobs.spark import spark_session
+from jobs.spark import forget_cassandra_schema, spark_session
 from schemas.cassandra import DAY_BUCKETS, METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS, Table
 from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, PARTITION_COLUMN, LakeTable
 
@@ -134,5 +134,8 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     """Extract ``run_date`` for every feed (meters, then sensors)."""
     require_cassandra(settings)
     spark = spark or spark_session(settings, app_name=f"gridlake-extract-{run_date}")
+    # A long-lived session (a backfill, a notebook, a test run) may hold the connector's view
+    # of the schema from before a keyspace or table was created: read it afresh.
+    forget_cassandra_schema(spark)
     return [extract_feed(spark, settings, feed, run_date) for feed in FEEDS]
 

@@ -193,12 +193,11 @@ def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str
     os.environ.update(airflow_environment(settings))
     os.environ.setdefault("AIRFLOW_HOME", str(settings.state_path / "airflow"))
     migrate_airflow_db()
-    from airflow.dag_processing.dagbag import DagBag
+    # As `airflow dags test` does: parse the DAG folder's bundle and serialize it to the
+    # database (dag.test() refuses a DAG that is not serialized).
+    from airflow.utils.cli import get_bagged_dag
 
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.dags[dag_id]
+    dag = get_bagged_dag(bundle_names=None, dag_id=dag_id)
     logical = pendulum.datetime(day.year, day.month, day.day, tz=settings.grid.timezone).add(days=1)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
