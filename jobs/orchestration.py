@@ -193,11 +193,6 @@ def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str
     os.environ.update(airflow_environment(settings))
     os.environ.setdefault("AIRFLOW_HOME", str(settings.state_path / "airflow"))
     migrate_airflow_db()
-    # As `airflow dags test` does: parse the DAG folder's bundle and serialize it to the
-    # database (dag.test() refuses a DAG that is not serialized).
-    from airflow.utils.cli import get_bagged_dag
-
-    dag = get_bagged_dag(bundle_names=None, dag_id=dag_id)
     logical = pendulum.datetime(day.year, day.month, day.day, tz=settings.grid.timezone).add(days=1)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -209,6 +204,10 @@ def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str
             restore.callback(os.close, saved)
             restore.callback(os.dup2, saved, fd)
             os.dup2(log.fileno(), fd)
-        run = dag.test(logical_date=logical)
+        # As `airflow dags test` does: parse the DAG folder's bundle and serialize it to the
+        # database (dag.test() refuses a DAG that is not serialized).
+        from airflow.utils.cli import get_bagged_dag
+
+        run = get_bagged_dag(bundle_names=None, dag_id=dag_id).test(logical_date=logical)
     tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return str(run.state), tasks
