@@ -5,8 +5,10 @@ SHELL := /bin/bash
 # Java 17 for every JVM, even where the environment names another (GRIDLAKE_JAVA_HOME overrides).
 export JAVA_HOME := $(or $(GRIDLAKE_JAVA_HOME),/usr/lib/jvm/java-17-openjdk-amd64)
 export PATH := $(CURDIR)/.venv/bin:$(JAVA_HOME)/bin:$(PATH)
-# Airflow's home (config, logs, its database) stays inside the project's state dir.
+# Airflow's home (config, logs, its database) stays inside the project's state dir; its DAGs are dags/.
 export AIRFLOW_HOME ?= $(CURDIR)/.gridlake/airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

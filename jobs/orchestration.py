@@ -190,6 +190,7 @@ def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str
 
     import pendulum
 
+    # Airflow fixes its DAG folder when first imported: the environment must be set before.
     os.environ.update(airflow_environment(settings))
     os.environ.setdefault("AIRFLOW_HOME", str(settings.state_path / "airflow"))
     migrate_airflow_db()

@@ -18,8 +18,12 @@ from jobs.config import PROJECT_ROOT, Settings, load_settings
 from jobs.spark import spark_session
 
 
-# Airflow keeps its home (config, logs) inside the project's state dir, never in ~/airflow.
+# Airflow keeps its home (config, logs) inside the project's state dir, never in ~/airflow,
+# and reads the project's DAGs. Both before anything imports Airflow: it fixes its DAG folder
+# at import time.
 os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / ".gridlake" / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture(scope="session")
