@@ -7,7 +7,10 @@ connector's ``auto`` mode the choice rests on size estimates that lag behind fre
 may fall back to a full table scan. Every received version of a reading reaches bronze.
 
 The bronze partition of the date is then replaced as a whole (jobs/lake.py), so a rerun
-never appends a second copy and picks up late rows.
+never appends a second copy and picks up late rows. The rows stream from Cassandra straight
+into the lake writer, counted on the way (an observed metric): a cache of the day in between
+cost more than the read itself. The number of files is estimated beforehand from the day's
+devices times the readings per device-day.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.clients import cassandra_session
-from jobs.config import Settings
+from jobs.config import GridConf, Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.spark import forget_cassandra_schema, spark_session
@@ -45,14 +48,20 @@ class ReadingsFeed:
     readings: Table
     days: Table
     bronze: LakeTable
+    #: The GridConf field holding this feed's interval length in seconds.
+    interval_setting: str
 
     @property
     def device_column(self) -> str:
         return self.readings.partition_key[0]
 
+    def readings_per_day(self, grid: GridConf) -> int:
+        """Readings of one device on an ordinary day (DST days differ by an hour's worth)."""
+        return 86_400 // getattr(grid, self.interval_setting)
 
-METER_FEED = ReadingsFeed(METER_READINGS, METER_DAYS, BRONZE_METER_READINGS)
-SENSOR_FEED = ReadingsFeed(SENSOR_READINGS, SENSOR_DAYS, BRONZE_SENSOR_READINGS)
+
+METER_FEED = ReadingsFeed(METER_READINGS, METER_DAYS, BRONZE_METER_READINGS, "meter_interval_s")
+SENSOR_FEED = ReadingsFeed(SENSOR_READINGS, SENSOR_DAYS, BRONZE_SENSOR_READINGS, "sensor_interval_s")
 FEEDS = (METER_FEED, SENSOR_FEED)
 
 
@@ -69,16 +78,15 @@ def day_keys(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) 
     )
 
 
-def read_day(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) -> DataFrame:
-    """All stored readings of ``day``: the day's keys joined directly with the readings table.
+def read_day(spark: SparkSession, keyspace: str, feed: ReadingsFeed, keys: DataFrame) -> DataFrame:
+    """All stored readings of the day: its ``keys`` joined directly with the readings table.
 
     Select columns before counting: a count() with no column of the readings side left to
     read fails inside connector 3.5.1's direct join ("Couldn't find none#0").
     """
     readings = _cassandra(spark, keyspace, feed.readings, directJoinSetting="on")
     # The day's keys arrive as one Spark partition; spread them so every core joins a share.
-    keys = day_keys(spark, keyspace, feed, day).repartition(spark.sparkContext.defaultParallelism)
-    return keys.join(readings, [feed.device_column, "day"])
+    return keys.repartition(spark.sparkContext.defaultParallelism).join(readings, [feed.device_column, "day"])
 
 
 def to_bronze(readings: DataFrame, bronze: LakeTable) -> DataFrame:
@@ -94,22 +102,27 @@ def file_count(rows: int, bytes_per_row: float, target_file_bytes: int) -> int:
 
 def lay_out(frame: DataFrame, device_column: str, files: int) -> DataFrame:
     """Range-partition by device into ``files`` files, sorted by device and time inside each,
-    so a file covers a band of devices and reads can skip the rest."""
-    return frame.repartitionByRange(files, device_column).sortWithinPartitions(device_column, "ts")
+    so a file covers a band of devices and reads can skip the rest.
+
+    The ranges are cut on (device, ts): the sampling job that finds them then reads a column
+    of the readings side too, which the connector's direct join needs (see read_day).
+    """
+    return frame.repartitionByRange(files, device_column, "ts").sortWithinPartitions(device_column, "ts")
 
 
 def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, day: date) -> RunRecord:
     """Replace ``day``'s bronze partition of one feed; check rows read == rows written."""
     target = LakeTableRef(spark, settings.lake_root, feed.bronze.path, settings.lake.format)
+    keyspace = settings.cassandra.keyspace
     with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, feed.bronze.path, day) as record:
-        bronze = to_bronze(read_day(spark, settings.cassandra.keyspace, feed, day), feed.bronze).persist()
-        try:
-            record.rows_read = bronze.count()
-            files = file_count(record.rows_read, settings.lake.bytes_per_reading,
-                               settings.lake.target_file_mb * 2**20)
-            target.replace_partition(lay_out(bronze, feed.device_column, files), day)
-        finally:
-            bronze.unpersist()
+        keys = day_keys(spark, keyspace, feed, day)
+        expected_rows = keys.count() * feed.readings_per_day(settings.grid)
+        files = file_count(expected_rows, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20)
+        bronze = to_bronze(read_day(spark, keyspace, feed, keys), feed.bronze)
+        received = Observation(f"{feed.bronze.path}-received")
+        target.replace_partition(
+            lay_out(bronze, feed.device_column, files).observe(received, F.count(F.lit(1)).alias("rows")), day)
+        record.rows_read = received.get["rows"]
         record.rows_written = target.read_partition(day, feed.bronze.spark_schema()).count()
         on_disk = target.partition_files(day)
         record.files, record.bytes = on_disk.files, on_disk.bytes
