@@ -43,10 +43,6 @@ class DurableCopies:
                                      raise_on_first_error=True)
         return len(rows)
 
-    def write_one(self, family: KeyFamily, parts: dict[str, str], version: str, value: dict[str, Any]) -> None:
-        """Write one durable copy (the write-behind worker's unit of work)."""
-        self.session.execute(self._insert, self._row(family, parts, version, value))
-
     def read(self, family: KeyFamily, parts: dict[str, str]) -> dict[str, Any] | None:
         """The durable copy of one entry, or None when there is none."""
         row = self.session.execute(self._select, (family.name, *family.durable_key(parts))).one()

@@ -1,13 +1,16 @@
 """Write-behind of the cache's durable copies: a Redis Stream drained into Cassandra.
 
-In ``write-behind`` mode a publish appends each entry's durable copy to the stream
-``<prefix>:writeback`` instead of writing Cassandra itself; `gridlake writeback run` drains it:
+In ``write-behind`` mode a publish appends the durable copies of each batch it writes to
+Redis as one entry of the stream ``<prefix>:writeback`` (one XADD per batch, not per key, so
+the queue adds one command to a batch's pipeline of two per key) instead of writing Cassandra
+itself; `gridlake writeback run` drains it:
 
-- a consumer group (``writers``) hands each entry to one worker; it is acknowledged only
-  after its Cassandra write succeeded, so a worker that dies leaves its entries pending;
+- a consumer group (``writers``) hands each stream entry (a batch of copies) to one worker; it
+  is acknowledged only after all its Cassandra writes succeeded, so a worker that dies leaves
+  its entries pending;
 - pending entries idle longer than ``claim_idle_ms`` are taken over with XAUTOCLAIM, so a
   crashed worker's batch is finished by the next one;
-- a failed write is retried with exponential backoff; after ``max_deliveries`` deliveries the
+- a failed batch is retried with exponential backoff; after ``max_deliveries`` deliveries the
   entry moves to the dead-letter stream ``<prefix>:writeback:dead`` with its error;
 - Cassandra writes are upserts keyed like the cache key, so an entry written twice (a worker
   that died after writing, before acknowledging) is stored once.
@@ -20,12 +23,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
 from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import FAMILIES, RedisClient
+from jobs.cache_publish import FAMILIES, CacheEntry, RedisClient
 from schemas.cache_keys import PREFIX
 
 log = logging.getLogger(__name__)
@@ -48,18 +50,24 @@ class WriteBehindQueue:
         self.client = client
         self.stream = stream_key(prefix)
 
-    def write(self, version: str, entries: Sequence[Any]) -> int:
-        """Append one stream entry per CacheEntry (pipelined); same contract as DurableCopies.write."""
-        pipe = self.client.pipeline(transaction=False)
-        for entry in entries:
-            pipe.xadd(self.stream, {"family": entry.family.name, "parts": json.dumps(entry.parts),
-                                    "version": version, "value": json.dumps(entry.value, sort_keys=True)})
-        pipe.execute()
-        return len(entries)
+    def write(self, version: str, entries: Sequence[CacheEntry]) -> int:
+        """Append the durable copies of ``entries`` as one stream entry; same contract as
+        DurableCopies.write."""
+        copies = [{"family": entry.family.name, "parts": entry.parts, "value": entry.value} for entry in entries]
+        self.client.xadd(self.stream, {"version": version, "copies": json.dumps(copies)})
+        return len(copies)
+
+
+def queued_copies(fields: dict[bytes, bytes]) -> tuple[str, list[CacheEntry]]:
+    """The version and the durable copies of one stream entry."""
+    return fields[b"version"].decode(), [CacheEntry(FAMILIES[copy["family"]], copy["parts"], copy["value"])
+                                         for copy in json.loads(fields[b"copies"])]
 
 
 @dataclass
 class DrainReport:
+    """What a drain did: durable copies written, stream entries dead-lettered and reclaimed."""
+
     written: int = 0
     dead: int = 0
     reclaimed: int = 0
@@ -86,10 +94,9 @@ class WriteBehindWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _write(self, fields: dict[bytes, bytes]) -> None:
-        family = FAMILIES[fields[b"family"].decode()]
-        parts = json.loads(fields[b"parts"])
-        self.durable.write_one(family, parts, fields[b"version"].decode(), json.loads(fields[b"value"]))
+    def _write(self, fields: dict[bytes, bytes]) -> int:
+        """Write one stream entry's copies (idempotent upserts); return how many."""
+        return self.durable.write(*queued_copies(fields))
 
     def _deliveries(self, entry_id: bytes) -> int:
         pending = self.client.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
@@ -102,9 +109,9 @@ class WriteBehindWorker:
                 continue
             for attempt in range(3):
                 try:
-                    self._write(fields)
+                    written = self._write(fields)
                     self.client.xack(self.stream, GROUP, entry_id)
-                    report.written += 1
+                    report.written += written
                     break
                 except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                     error = f"{type(exc).__name__}: {exc}"

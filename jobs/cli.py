@@ -530,7 +530,7 @@ def search_command(
 @writeback_app.command("run")
 def writeback_run_command(
     name: Annotated[str, typer.Option(help="This worker's consumer name (unique per worker).")] = "worker-1",
-    batch: Annotated[int, typer.Option(min=1, help="Entries read per call.")] = 100,
+    batch: Annotated[int, typer.Option(min=1, help="Stream entries (published batches of copies) read per call.")] = 10,
     once: Annotated[bool, typer.Option("--once", help="Stop when the stream is drained.")] = False,
     env: EnvOption = None,
 ) -> None:

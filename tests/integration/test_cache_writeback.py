@@ -21,6 +21,7 @@ from schemas.cache_keys import METER_DAILY, KeyFamily
 KEYSPACE = "grid_writeback_test"
 PREFIX = "gridlake-writeback-test"
 ENTRIES = 3000
+BATCH = 100
 
 
 @pytest.fixture
@@ -48,12 +49,14 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(scratch: Settings) 
     client = redis_client(scratch)
     entries = [CacheEntry(METER_DAILY, {"meter_id": f"M-{n:05d}", "date": "2024-10-27"}, {"kwh_import": n / 8})
                for n in range(ENTRIES)]
-    WriteBehindQueue(client, PREFIX).write("v-test", entries)
+    queue = WriteBehindQueue(client, PREFIX)
+    for start in range(0, ENTRIES, BATCH):  # as a publish queues them: one stream entry per batch
+        queue.write("v-test", entries[start:start + BATCH])
 
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
            "GRIDLAKE_CACHE__PREFIX": PREFIX}
     worker = subprocess.Popen([str(Path(sys.executable).parent / "gridlake"), "writeback", "run", "--once",
-                               "--name", "doomed", "--batch", "200"], env=env, stdout=subprocess.DEVNULL)
+                               "--name", "doomed", "--batch", "2"], env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while stored_rows(scratch) < ENTRIES // 10 and time.monotonic() < deadline:
         time.sleep(0.05)
