@@ -327,12 +327,12 @@ def cache_get_command(
     """Print what the API would serve for a meter's day (Redis, or Cassandra on a miss)."""
     from jobs.cache_durable import DurableCopies
     from jobs.cache_read import CacheReader
-    from jobs.clients import RedisUnavailable, cassandra_session, redis_client
+    from jobs.clients import RedisUnavailable, cache_client, cassandra_session
 
     settings = _settings(env)
     day = _dates(date_, None)[0]
     try:
-        client = redis_client(settings)
+        client = cache_client(settings)
     except RedisUnavailable as exc:
         _fail(str(exc))
     with cassandra_session(settings) as session:
@@ -537,12 +537,12 @@ def writeback_run_command(
     """Write queued durable copies to Cassandra; reclaim a crashed worker's entries; dead-letter failures."""
     from jobs.cache_durable import DurableCopies
     from jobs.cache_writeback import WriteBehindWorker
-    from jobs.clients import RedisUnavailable, cassandra_session, redis_client, redis_cluster_client
+    from jobs.clients import RedisUnavailable, cache_client, cassandra_session
 
     settings = _settings(env)
     conf = settings.cache
     try:
-        client = redis_cluster_client(settings) if conf.cluster else redis_client(settings)
+        client = cache_client(settings)
     except RedisUnavailable as exc:
         _fail(str(exc))
     with cassandra_session(settings) as session:
@@ -552,8 +552,8 @@ def writeback_run_command(
         while True:
             report = worker.drain()
             if report.written or report.dead or report.reclaimed:
-                console.print(f"{name}: wrote {report.written:,}, reclaimed {report.reclaimed:,}, "
-                              f"dead-lettered {report.dead:,}", highlight=False)
+                console.print(f"{name}: wrote {report.written:,} copies, reclaimed {report.reclaimed:,} batches, "
+                              f"dead-lettered {report.dead:,} batches", highlight=False)
             if once:
                 return
 

@@ -1,8 +1,13 @@
 """Publishing gold figures into Redis: what the API then serves, hour by hour on a DST day."""
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -95,3 +100,18 @@ def test_write_through_stores_the_durable_copies_of_this_version(published: Sett
     assert published.cache.durable_mode == "write-through"
     assert row.version == live
     assert row.value == '{"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}'
+
+
+def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
+    """`gridlake cache get` serves from the cluster when cache.cluster says so, as the jobs write
+    (without the durable copy, so that a read of the wrong Redis cannot fall back to Cassandra)."""
+    with cassandra_session(published) as session:
+        session.execute(f"DELETE FROM {published.cassandra.keyspace}.cache_entries "
+                        "WHERE family = 'meter_daily' AND tag = 'M-2' AND item = '2024-10-27'")
+    env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CACHE__PREFIX": published.cache.prefix,
+           "GRIDLAKE_CACHE__CLUSTER": str(published.cache.cluster).lower(),
+           "GRIDLAKE_CASSANDRA__KEYSPACE": published.cassandra.keyspace}
+    done = subprocess.run([str(Path(sys.executable).parent / "gridlake"), "cache", "get", "--meter", "M-2",
+                           "--date", "2024-10-27", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"meter_id": "M-2", "date": "2024-10-27", "kwh_import": "30.000"}
