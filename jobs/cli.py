@@ -515,12 +515,15 @@ def search_command(
     except SearchInputError as exc:
         _fail(str(exc), code=2)
     alias, body = search_query(request)
-    hits = [hit["_source"] for hit in elasticsearch_client(settings).search(index=alias, **body)["hits"]["hits"]]
+    found = elasticsearch_client(settings).search(index=alias, **body)["hits"]["hits"]
+    # Near a point, hits come nearest first and each one's last sort value is its distance in metres.
+    hits = [{**hit["_source"], **({"distance_m": round(hit["sort"][-1])} if request.near else {})} for hit in found]
     if as_json:
         sys.stdout.write(json.dumps(hits) + "\n")
         return
     columns = ("meter_id", "date", "meter_class", "feeder_id", "kwh_import", "peak_kw") if request.day else (
         "device_id", "meter_class", "feeder_id", "region", "description")
+    columns += ("distance_m",) if request.near else ()
     table = Table(*columns, title=f"{len(hits)} hit(s) in {alias}")
     for hit in hits:
         table.add_row(*(str(hit.get(column, "")) for column in columns))

@@ -99,4 +99,11 @@ def search_query(request: SearchRequest) -> tuple[str, dict[str, Any]]:
         must.append({"match": {"description": {"query": request.text, "operator": "and"}}} if not daily
                     else {"multi_match": {"query": request.text, "fields": ["meter_id", "feeder_id", "region"]}})
     query = {"bool": {"filter": filters, "must": must or [{"match_all": {}}]}}
-    return ("readings-daily" if daily else "meters"), {"query": query, "size": request.limit}
+    body: dict[str, Any] = {"query": query, "size": request.limit}
+    if request.near is not None:
+        # Nearest first (after relevance, when there is text to be relevant to); each hit's
+        # last sort value is then its distance in metres.
+        lat, lon = request.near
+        body["sort"] = [*([{"_score": "desc"}] if must else []),
+                        {"_geo_distance": {"location": {"lat": lat, "lon": lon}, "order": "asc", "unit": "m"}}]
+    return ("readings-daily" if daily else "meters"), body

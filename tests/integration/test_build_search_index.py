@@ -1,9 +1,14 @@
 """The index build from gold and the catalogue, then searches by radius, type, range and text."""
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -26,6 +31,7 @@ METERS = [
     ("M-3", "residential", 41.3280, 19.8190, "9.250", "Rruga e Durresit 7"),      # ~0.06 km
     ("M-4", "commercial", 41.4200, 19.9500, "75.000", "Rruga e Kavajes 90"),      # ~15 km: well outside
 ]
+SENSOR_AT = (41.3290, 19.8195)  # the feeder head monitor PQ-FDR-01, ~0.18 km
 
 
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -56,7 +62,7 @@ def indexed(services: Settings, spark: SparkSession, tmp_path_factory) -> Iterat
                             "timezone) VALUES (%s, %s, %s, %s, %s, 'FDR-01', 'Europe/Tirane')",
                             (meter_id, meter_class, lat, lon, address))
         session.execute(f"INSERT INTO {KEYSPACE}.sensors (sensor_id, sensor_type, lat, lon, description, feeder_id) "
-                        "VALUES ('PQ-FDR-01', 'feeder', 41.3290, 19.8195, 'feeder head monitor', 'FDR-01')")
+                        "VALUES ('PQ-FDR-01', 'feeder', %s, %s, 'feeder head monitor', 'FDR-01')", SENSOR_AT)
     gold = spark.createDataFrame([gold_row(m, c, k) for m, c, _, _, k, _ in METERS], METER_DAILY.spark_schema())
     LakeTableRef(spark, settings.lake_root, METER_DAILY.path, settings.lake.format).replace_partition(gold, DAY)
     build_search_index.main(settings, DAY, spark)
@@ -81,6 +87,27 @@ def test_radius_type_and_range_find_exactly_the_expected_meters(indexed: Setting
 
 def test_radius_alone_finds_meters_and_the_sensor_inside(indexed: Settings) -> None:
     assert found(indexed, SearchRequest(near=CENTRE, radius="2km")) == {"M-1", "M-2", "M-3", "PQ-FDR-01"}
+
+
+def test_a_search_near_a_point_lists_the_nearest_first(indexed: Settings) -> None:
+    devices = {m: (lat, lon) for m, _, lat, lon, _, _ in METERS} | {"PQ-FDR-01": SENSOR_AT}
+    nearest = sorted((km_between(CENTRE, at), device) for device, at in devices.items())[:3]
+    alias, body = search_query(SearchRequest(near=CENTRE, radius="2km", limit=3))
+    hits = elasticsearch_client(indexed).search(index=alias, **body)["hits"]["hits"]
+    assert [hit["_source"]["device_id"] for hit in hits] == [device for _, device in nearest]
+    assert [hit["sort"][-1] / 1000 for hit in hits] == pytest.approx([km for km, _ in nearest], rel=0.01)
+
+
+def test_the_search_command_prints_the_distance_of_each_hit(indexed: Settings) -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "gridlake"), "search", "--near", "41.3275,19.8187",
+                           "--radius", "2km", "--type", "commercial", "--json"],
+                          env={**os.environ, "GRIDLAKE_ENV": "test"}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = sorted((km_between(CENTRE, (lat, lon)), m) for m, cls, lat, lon, _, _ in METERS
+                      if cls == "commercial" and km_between(CENTRE, (lat, lon)) < 2.0)
+    hits = json.loads(done.stdout)
+    assert [hit["device_id"] for hit in hits] == [m for _, m in expected]
+    assert [hit["distance_m"] for hit in hits] == pytest.approx([km * 1000 for km, _ in expected], abs=5)
 
 
 def test_text_finds_the_street(indexed: Settings) -> None:

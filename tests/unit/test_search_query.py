@@ -51,7 +51,16 @@ def test_filters_become_clauses_not_query_text() -> None:
             {"range": {"latest.kwh_import": {"gte": 50.0}}},
         ],
         "must": [{"match": {"description": {"query": 'Rruga "Myslym Shyri" OR *', "operator": "and"}}}],
-    }}}
+    }}, "sort": [
+        {"_score": "desc"},
+        {"_geo_distance": {"location": {"lat": 41.33, "lon": 19.82}, "order": "asc", "unit": "m"}},
+    ]}
+
+
+def test_a_search_near_a_point_lists_the_nearest_first() -> None:
+    _, body = search_query(SearchRequest(near=(41.33, 19.82), radius="1km"))
+    assert body["sort"] == [{"_geo_distance": {"location": {"lat": 41.33, "lon": 19.82}, "order": "asc", "unit": "m"}}]
+    assert "sort" not in search_query(SearchRequest(device_type="commercial"))[1]
 
 
 def test_a_date_searches_the_daily_readings() -> None:
