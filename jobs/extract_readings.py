@@ -119,7 +119,8 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
         expected_rows = keys.count() * feed.readings_per_day(settings.grid)
         files = file_count(expected_rows, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20)
         bronze = to_bronze(read_day(spark, keyspace, feed, keys), feed.bronze)
-        received = Observation(f"{feed.bronze.path}-received")
+        # One name per table and date: a backfill extracts several dates of a feed at once.
+        received = Observation(f"{feed.bronze.path}-{day.isoformat()}-received")
         target.replace_partition(
             lay_out(bronze, feed.device_column, files).observe(received, F.count(F.lit(1)).alias("rows")), day)
         record.rows_read = received.get["rows"]

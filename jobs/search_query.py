@@ -81,11 +81,11 @@ def search_query(request: SearchRequest) -> tuple[str, dict[str, Any]]:
     daily = request.day is not None
     kwh_field = "kwh_import" if daily else "latest.kwh_import"
     filters: list[dict[str, Any]] = []
+    point = {"lat": request.near[0], "lon": request.near[1]} if request.near is not None else None
     if daily:
         filters.append({"term": {"date": request.day.isoformat()}})
-    if request.near is not None:
-        lat, lon = request.near
-        filters.append({"geo_distance": {"distance": request.radius, "location": {"lat": lat, "lon": lon}}})
+    if point is not None:
+        filters.append({"geo_distance": {"distance": request.radius, "location": point}})
     if request.device_type is not None:
         filters.append({"term": {"meter_class": request.device_type}})
     if request.feeder is not None:
@@ -100,10 +100,9 @@ def search_query(request: SearchRequest) -> tuple[str, dict[str, Any]]:
                     else {"multi_match": {"query": request.text, "fields": ["meter_id", "feeder_id", "region"]}})
     query = {"bool": {"filter": filters, "must": must or [{"match_all": {}}]}}
     body: dict[str, Any] = {"query": query, "size": request.limit}
-    if request.near is not None:
+    if point is not None:
         # Nearest first (after relevance, when there is text to be relevant to); each hit's
         # last sort value is then its distance in metres.
-        lat, lon = request.near
         body["sort"] = [*([{"_score": "desc"}] if must else []),
-                        {"_geo_distance": {"location": {"lat": lat, "lon": lon}, "order": "asc", "unit": "m"}}]
+                        {"_geo_distance": {"location": point, "order": "asc", "unit": "m"}}]
     return ("readings-daily" if daily else "meters"), body
