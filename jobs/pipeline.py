@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
-from jobs.run_log import RUNS_PATH, RUNS_SCHEMA, RunRecord, recorded_run
+from jobs.run_log import RUNS_PATH, RUNS_SCHEMA, RunRecord, one_commit, recorded_run
 from jobs.stages import DAILY, READS_EARLIER_DATES, STAGE_RECORD, STAGES, UPSTREAM
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,14 @@ Job = tuple[str, date]
 
 
 def run_stage(settings: Settings, stage: str, day: date, spark: SparkSession) -> list[RunRecord | str]:
-    """Run ``stage`` for ``day``; then append its stage record (totals of its tables) to `_runs`.
+    """Run ``stage`` for ``day``; then append its stage record (totals of its tables) to `_runs`,
+    with its tables' records, in one commit.
 
-    The stage record is written whatever happens: ok, failed with the error, or interrupted.
+    The records are written whatever happens: ok, failed with the error, or interrupted.
     """
     job = importlib.import_module(STAGES[stage])
-    with recorded_run(spark, settings.lake_root, settings.lake.format, stage, STAGE_RECORD, day) as total:
+    lake = settings.lake_root, settings.lake.format
+    with one_commit(spark, *lake), recorded_run(spark, *lake, stage, STAGE_RECORD, day) as total:
         results = list(job.main(settings, day, spark))
         for record in results:
             if isinstance(record, RunRecord):

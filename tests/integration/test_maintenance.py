@@ -12,7 +12,7 @@ from jobs.clients import elasticsearch_client, redis_client
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.maintenance import expire_stale_cache_versions, prune_runs, prune_search_versions
-from jobs.run_log import RUNS_PATH, RunRecord, append_run
+from jobs.run_log import RUNS_PATH, RunRecord, append_runs
 from jobs.search_index import VersionedIndex
 from schemas.cache_keys import pointer_key
 
@@ -28,9 +28,8 @@ def test_runs_older_than_the_retention_are_pruned(services: Settings, spark: Spa
     retention = settings.maintenance.runs_retention_days
     days = [TODAY - timedelta(days=retention + 30), TODAY - timedelta(days=retention + 1),
             TODAY - timedelta(days=retention), TODAY - timedelta(days=2)]
-    for day in days:
-        append_run(spark, settings.lake_root, table_format, RunRecord(stage="extract", table="t", date=day,
-                                                                      started_at=datetime.now(timezone.utc)))
+    append_runs(spark, settings.lake_root, table_format,
+                [RunRecord(stage="extract", table="t", date=day, started_at=datetime.now(timezone.utc)) for day in days])
     assert prune_runs(spark, settings, TODAY) == 2
     kept = LakeTableRef(spark, settings.lake_root, RUNS_PATH, table_format).read().collect()
     assert sorted(row.date for row in kept) == days[2:]
