@@ -558,7 +558,10 @@ def run_aggregates(spark: SparkSession, settings: Settings, run_date: date, mete
     month_start = run_date.replace(day=1)
     records: list[RunRecord] = []
 
+    # Both catalogues are read several times (sensors: by the voltage quality's sensor and feeder
+    # rows): once from Cassandra, then from memory.
     meters = meters.persist()
+    sensors = sensors.persist()
     silver_week = read_dates(spark, settings, SILVER_METER_READINGS, monday, sunday)
     intervals_week = enrich_intervals(silver_week, meters, grid.timezone).persist()
     intervals = intervals_week.where(F.col(PARTITION_COLUMN) == F.lit(run_date)).persist()
@@ -600,6 +603,7 @@ def run_aggregates(spark: SparkSession, settings: Settings, run_date: date, mete
         intervals.unpersist()
         intervals_week.unpersist()
         meters.unpersist()
+        sensors.unpersist()
     return records
 
 
