@@ -154,11 +154,11 @@ def dag_macros(settings: Settings) -> dict:
 
 def spark_stage_task(settings: Settings, stage: str, application_args: list[str], **kwargs):  # noqa: ANN201
     """A SparkSubmitOperator that runs ``jobs/submit.py STAGE ...`` on the ``spark_default``
-    connection, with the pinned jars, the job package, a bounded driver heap and Spark's
-    logging quietened as in every other session (conf/spark/log4j2.properties)."""
+    connection, with the pinned jars, the job package, a bounded driver heap and the driver
+    JVM options of every other session (Spark's logging quietened, the parallel collector)."""
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    from jobs.spark import LOG4J_CONF, spark_conf_is_local
+    from jobs.spark import driver_java_options, spark_conf_is_local
 
     env = {"GRIDLAKE_HOME": str(PROJECT_ROOT)}
     if spark_conf_is_local(settings.spark.master):
@@ -167,7 +167,7 @@ def spark_stage_task(settings: Settings, stage: str, application_args: list[str]
         task_id=stage, conn_id=SPARK_CONN_ID, application=str(PROJECT_ROOT / "jobs" / "submit.py"),
         application_args=[stage, *application_args], jars="{{ gridlake_jars() }}",
         py_files="{{ gridlake_py_files() }}", name=f"gridlake-{stage}", driver_memory=settings.spark.driver_memory,
-        conf={"spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={LOG4J_CONF.as_uri()}"},
+        conf={"spark.driver.extraJavaOptions": driver_java_options(settings)},
         env_vars=env, **kwargs)
 
 

@@ -43,6 +43,18 @@ def package_jars(settings: Settings) -> list[str]:
     return build.classpath.split(":")
 
 
+def driver_java_options(settings: Settings) -> str:
+    """The JVM options of every Spark driver gridlake starts, in a session or by spark-submit.
+
+    Spark's logging configuration and Derby's home under the state dir; and the parallel
+    (throughput) collector instead of G1: a driver is a short batch job on a small heap, so
+    pauses do not matter, and G1's concurrent threads compete for the two cores. Measured on
+    the demo's aggregate in a fresh JVM, medians of three: 55.8 s against 61.8 s.
+    """
+    return (f"-Dderby.system.home={settings.state_path / 'derby'} -Dlog4j.configurationFile={LOG4J_CONF.as_uri()} "
+            "-XX:+UseParallelGC")
+
+
 def spark_session(settings: Settings, app_name: str | None = None) -> SparkSession:
     """Return the SparkSession for ``settings`` (an existing one is reused by Spark)."""
     # pyspark starts its JVM from JAVA_HOME: pin it before the gateway launches.
@@ -76,10 +88,7 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .config("spark.sql.orc.compression.codec", "zstd")
         # Jobs report their own progress; Spark's console bars would garble it.
         .config("spark.ui.showConsoleProgress", "false")
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dderby.system.home={state / 'derby'} -Dlog4j.configurationFile={LOG4J_CONF.as_uri()}",
-        )
+        .config("spark.driver.extraJavaOptions", driver_java_options(settings))
     )
     if settings.cassandra.username:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra.username)

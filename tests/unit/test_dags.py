@@ -47,6 +47,9 @@ def test_spark_tasks_submit_the_shipped_job_package_on_spark_default(dagbag: Dag
     assert extract.py_files == "{{ gridlake_py_files() }}" and extract.jars == "{{ gridlake_jars() }}"
     assert extract.application.endswith("jobs/submit.py")
     assert extract.application_args[:2] == ["extract", "--date"] and "--late-days" in extract.application_args
+    # The submitted driver gets the JVM options of an in-process session (logging, collector).
+    options = extract.conf["spark.driver.extraJavaOptions"].split()
+    assert "-XX:+UseParallelGC" in options and any(o.startswith("-Dlog4j.configurationFile=") for o in options)
 
 
 def test_each_stage_declares_the_lake_tables_it_writes_as_assets(dagbag: DagBag) -> None:

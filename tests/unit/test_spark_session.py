@@ -23,6 +23,11 @@ def test_session_uses_the_test_settings(spark: SparkSession, settings: Settings)
     assert spark.conf.get("spark.sql.warehouse.dir").endswith(f"{settings.lake.root}/_warehouse")
 
 
+def test_the_driver_runs_the_parallel_collector(spark: SparkSession) -> None:
+    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    assert {bean.getName() for bean in beans} == {"PS Scavenge", "PS MarkSweep"}
+
+
 def test_delta_table_round_trips_rows_and_keeps_history(spark: SparkSession, settings: Settings) -> None:
     path = f"{settings.lake_root}/delta_round_trip"
     first = [("m-1", datetime(2024, 3, 31, 0, 0), Decimal("0.125")), ("m-2", datetime(2024, 3, 31, 0, 15), None)]
