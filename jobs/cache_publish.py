@@ -1,13 +1,17 @@
 """Publish a versioned namespace of keys into Redis and flip the API over to it at once.
 
-A publish writes every key of a new version (layout in schemas/cache_keys.py) with
-pipelined writes (``VersionWriter``: from this process with ``publish``, or from Spark tasks
-with ``publish_with``, see jobs/publish_aggregates.py), counts what landed, and only then flips
-the one pointer key
-``<prefix>:live`` (a single-key SET, the only atomic change a Redis Cluster allows). The
-previous version's keys then expire after a grace period, so readers that fetched the old
-pointer just before the flip still find their keys. A failure before the flip leaves the API
-on the old version; the half-written one expires by its own TTL.
+A publish writes every key of one local day's new version (layout in schemas/cache_keys.py)
+with pipelined writes (``VersionWriter``: from this process with ``publish``, or from Spark
+tasks with ``publish_with``, see jobs/publish_aggregates.py), counts what landed, and only then
+flips the day's pointer ``<prefix>:live:<date>`` (a single-key SET, the only atomic change a
+Redis Cluster allows). The day's previous version then expires after a grace period, so
+readers that fetched the old pointer just before the flip still find their keys. A failure
+before the flip leaves the API on the old version; the half-written one expires by its own TTL.
+
+``<prefix>:live`` follows the newest day published, where each meter's ``meter_latest`` is.
+A publish of an older day (a backfill, a correction) writes no ``meter_latest`` and leaves that
+pointer alone, so the API never goes back to older figures; a script compares the days inside
+Redis, so two days published at once cannot move it backwards either.
 
 Works the same on one Redis and on a Redis Cluster: redis-py's cluster pipeline splits a
 batch by slot, and the hash tags of the layout keep one read's keys in one slot.
@@ -19,13 +23,13 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from itertools import islice
 from typing import Any, Protocol, Union
 
 import redis
 
-from schemas.cache_keys import KEY_FAMILIES, PREFIX, KeyFamily, pointer_key
+from schemas.cache_keys import KEY_FAMILIES, METER_LATEST, PREFIX, KeyFamily, day_pointer_key, pointer_key
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,20 @@ class CacheEntry:
 def new_version(run_date: date) -> str:
     """A fresh version id for a publish of ``run_date``: the date for people, a nonce for reruns."""
     return f"v{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+def version_day(version: str) -> date:
+    """The local day a version (``new_version``) was published for."""
+    return datetime.strptime(version[1:9], "%Y%m%d").date()
+
+
+#: Moves ``<prefix>:live`` (KEYS[1]) to version ARGV[1] of day ARGV[2] (YYYYMMDD) unless it
+#: points at a newer day already. Versions start with "v" and their day, so characters 2-9
+#: compare as days.
+_FOLLOW_NEWEST_DAY = """
+local live = redis.call('GET', KEYS[1])
+if not live or string.sub(live, 2, 9) <= ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) end
+"""
 
 
 def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -118,10 +136,21 @@ class CachePublisher:
         self.batch_size = batch_size
         self.writer = VersionWriter(ttl_s=ttl_s, prefix=prefix, batch_size=batch_size,
                                     family_ttl_s=dict(family_ttl_s or {}))
+        # A day's pointer lives as long as the longest-lived of its keys, then goes with them.
+        self.pointer_ttl_s = max([ttl_s, *self.writer.family_ttl_s.values()])
+        self._follow_newest_day = client.register_script(_FOLLOW_NEWEST_DAY)
 
-    def live_version(self) -> str | None:
-        value = self.client.get(pointer_key(self.prefix))
+    def live_version(self, day: date | None = None) -> str | None:
+        """The live version of ``day``; without one, the version of the newest day published."""
+        key = pointer_key(self.prefix) if day is None else day_pointer_key(day.isoformat(), self.prefix)
+        value = self.client.get(key)
         return value.decode() if value is not None else None
+
+    def is_newest(self, run_date: date) -> bool:
+        """True when no later day than ``run_date`` has been published: its publish writes the
+        meters' ``meter_latest``."""
+        newest = self.live_version()
+        return newest is None or version_day(newest) <= run_date
 
     def write(self, version: str, entries: Iterable[CacheEntry]) -> int:
         """Write ``entries`` under ``version`` from this process (and their durable copies, when
@@ -139,9 +168,13 @@ class CachePublisher:
             raise PublishError(f"version {version}: {found} keys stored, {expected_keys} expected; not flipped")
 
     def flip(self, version: str) -> str | None:
-        """Make ``version`` live in one SET; return the version it replaced."""
-        previous = self.client.set(pointer_key(self.prefix), version, get=True)
-        log.info("stage=publish event=flip live=%s previous=%s", version, previous)
+        """Make ``version`` its day's live version in one SET, and the newest day's unless a
+        later day is published; return the version it replaced for its day."""
+        day = version_day(version)
+        previous = self.client.set(day_pointer_key(day.isoformat(), self.prefix), version, get=True,
+                                   ex=self.pointer_ttl_s)
+        self._follow_newest_day(keys=[pointer_key(self.prefix)], args=[version, f"{day:%Y%m%d}"])
+        log.info("stage=publish event=flip day=%s live=%s previous=%s", day, version, previous)
         return previous.decode() if previous is not None else None
 
     def retire(self, version: str) -> int:
@@ -157,12 +190,16 @@ class CachePublisher:
 
     def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> tuple[str, int]:
         """Write, verify, flip, retire: the whole publish of one date from this process. Returns
-        the new version and the number of keys it holds."""
+        the new version and the number of keys it holds. An older day than the newest one
+        published leaves out its ``meter_latest`` entries."""
+        if not self.is_newest(run_date):
+            entries = (entry for entry in entries if entry.family != METER_LATEST)
         return self.publish_with(run_date, lambda version: self.write(version, entries))
 
     def publish_with(self, run_date: date, write: Callable[[str], int]) -> tuple[str, int]:
         """The same publish, with the keys written by ``write(version)`` (e.g. from Spark
-        partitions), which returns how many it wrote: verify, flip and retire stay here."""
+        partitions), which returns how many it wrote: verify, flip and retire stay here. The
+        caller leaves out ``meter_latest`` when ``is_newest(run_date)`` is false."""
         version = new_version(run_date)
         written = write(version)
         self.verify(version, written)

@@ -1,4 +1,7 @@
-"""The serving API's read side: through the live pointer, falling back to Cassandra on a miss.
+"""The serving API's read side: through the live pointers, falling back to Cassandra on a miss.
+
+A day's keys are read through that day's pointer, a meter's latest day through the pointer
+of the newest day published (schemas/cache_keys.py).
 
 A miss (key expired, evicted, or Redis restarted) is served from the durable copy and put
 back into Redis. Only one caller refills a key: it takes a short lock beside the key (same
@@ -13,7 +16,7 @@ from typing import Any
 
 from jobs.cache_durable import DurableCopies
 from jobs.cache_publish import RedisClient
-from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, pointer_key
+from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, day_pointer_key, pointer_key
 
 
 def _normalised(family: KeyFamily, value: dict[Any, Any]) -> dict[str, Any]:
@@ -55,8 +58,9 @@ class CacheReader:
 
     def get(self, family: KeyFamily, **parts: str) -> dict[str, Any] | None:
         """The entry of ``family`` named by ``parts`` in the live version; None if none exists."""
-        version = self.client.get(pointer_key(self.prefix))
-        if version is None:  # nothing published yet: only the durable copy can answer
+        dated = "date" in family.item_parts
+        version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated else pointer_key(self.prefix))
+        if version is None:  # not published (or expired) in Redis: only the durable copy can answer
             stored = self.durable.read(family, parts)
             return _normalised(family, stored) if stored else None
         key = family.key(version.decode(), self.prefix, **parts)

@@ -27,7 +27,7 @@ from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RUNS_PATH
 from jobs.search_index import VersionedIndex
-from schemas.cache_keys import pointer_key
+from schemas.cache_keys import day_pointer_key, pointer_key
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +63,22 @@ def prune_search_versions(es: Elasticsearch, settings: Settings,
 
 
 def expire_stale_cache_versions(client: RedisClient, settings: Settings) -> dict[str, int]:
-    """Give keys of versions other than the live one the grace period, unless they already
-    expire sooner; return keys touched per version."""
+    """Give keys of versions that no pointer names (the newest day's, or any day's) the grace
+    period, unless they already expire sooner; return keys touched per version."""
     prefix = settings.cache.prefix
-    live = client.get(pointer_key(prefix))
-    live_version = live.decode() if live is not None else None
+    pointers = [pointer_key(prefix), *client.scan_iter(match=day_pointer_key("*", prefix), count=1000)]
+    live_versions = {value.decode() for value in map(client.get, pointers) if value is not None}
     grace_s = settings.cache.grace_s
     touched: dict[str, int] = {}
     for key in client.scan_iter(match=f"{prefix}:v*", count=1000):
         version = key.decode().split(":", 2)[1]
-        if version == live_version:
+        if version in live_versions:
             continue
         ttl = client.ttl(key)
         if ttl == -1 or ttl > grace_s:
             client.expire(key, grace_s)
             touched[version] = touched.get(version, 0) + 1
-    log.info("stage=maintenance event=expire_cache live=%s touched=%s", live_version, touched)
+    log.info("stage=maintenance event=expire_cache live=%s touched=%s", sorted(live_versions), touched)
     return touched
 
 

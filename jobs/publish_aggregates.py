@@ -85,12 +85,15 @@ def _entry(family: KeyFamily, parts: dict[str, Column], fields: Column | None = 
             (scores if scores is not None else F.lit(None).cast("map<string,double>")).alias("scores")]
 
 
-def meter_day_entries(day: date, meter_daily: DataFrame) -> DataFrame:
-    """Each meter's day and its latest day (the same figures plus the date)."""
+def meter_day_entries(day: date, meter_daily: DataFrame, latest: bool = True) -> DataFrame:
+    """Each meter's day and, when ``day`` is the newest published, its latest day (the same
+    figures plus the date)."""
     iso = F.lit(day.isoformat())
     day_figures = figures(meter_daily, METER_FIGURES)
     meter = F.col("meter_id")
     daily = meter_daily.select(*_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, day_figures))
+    if not latest:
+        return daily
     return daily.unionByName(meter_daily.select(*_entry(cache_keys.METER_LATEST, {"meter_id": meter},
                                    F.map_concat(day_figures, F.create_map(F.lit("date"), iso)))))
 
@@ -130,14 +133,14 @@ def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataF
 
 
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
-                  top_n: int) -> DataFrame:
+                  top_n: int, latest: bool = True) -> DataFrame:
     """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark (entries without a
-    single figure are left out: Redis stores no empty hash)."""
+    single figure are left out: Redis stores no empty hash); ``meter_latest`` only if ``latest``."""
     iso = F.lit(day.isoformat())
     tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
         cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
         scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
-    entries = (meter_day_entries(day, meter_daily).unionByName(meter_hour_entries(day, meter_hourly))
+    entries = (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
                .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
     return entries.where((F.size("fields") > 0) | (F.size("scores") > 0))
 
@@ -199,7 +202,8 @@ def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, mete
     publisher = CachePublisher(cache_client(settings), ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s,
                                batch_size=conf.batch_size, prefix=conf.prefix,
                                family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
-    entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers)
+    entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers,
+                            latest=publisher.is_newest(run_date))
     return publisher.publish_with(
         run_date, lambda version: write_from_partitions(entries, settings, publisher.writer, version))
 

@@ -1,8 +1,11 @@
 """The Redis key layout the serving API reads, as code (the README documents it for the API).
 
-Every key but the pointer carries the version of the publish that wrote it; the API reads
-``gridlake:live`` (the only key a publish changes atomically, which is all a Redis Cluster
-allows) and then the keys of that version. Hash tags put the keys one read needs in one
+Every key but the pointers carries the version of the publish that wrote it. A publish
+writes one local day, and flips that day's pointer ``gridlake:live:<date>`` (a single-key
+SET, the only atomic change a Redis Cluster allows); the API reads a day's keys through its
+pointer. ``gridlake:live`` points at the version of the newest day published, whose
+``meter_latest`` keys are the meters' latest days: publishing an older day (a backfill)
+never moves it back. Hash tags put the keys one read needs in one
 cluster slot: all keys of a meter share ``{meter_id}``, all keys of an area share
 ``{level:area_id}``. The version is never the tag, or a whole version would land in one slot.
 """
@@ -17,8 +20,13 @@ PREFIX = "gridlake"
 
 
 def pointer_key(prefix: str = PREFIX) -> str:
-    """The one key flipped by a publish: it holds the live version."""
+    """The pointer to the version of the newest day published (``meter_latest`` is read there)."""
     return f"{prefix}:live"
+
+
+def day_pointer_key(day: str, prefix: str = PREFIX) -> str:
+    """The pointer to the live version of one local day (YYYY-MM-DD): its keys are read there."""
+    return f"{prefix}:live:{day}"
 
 AreaLevel = Literal["feeder", "substation", "region"]
 

@@ -149,7 +149,7 @@ def server_limit(client, depth: int, value_bytes: int) -> float | None:  # noqa:
 
 
 def clear_all_but_live(client, prefix: str) -> None:  # noqa: ANN001
-    """Delete the bench's keys except the live version and its pointer, and the write-behind
+    """Delete the bench's keys except the live version and the pointers, and the write-behind
     stream: three versions of 100,000 meters would not fit a small local Redis."""
     live = client.get(pointer_key(prefix))
     keep = (pointer_key(prefix).encode(), *([f"{prefix}:{live.decode()}:".encode()] if live else []))

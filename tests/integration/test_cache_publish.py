@@ -3,7 +3,7 @@
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import redis
@@ -14,7 +14,7 @@ from jobs.cache_read import CacheReader
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session, redis_client, redis_cluster_client
 from jobs.config import Settings
-from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, METER_LATEST, pointer_key
+from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, METER_LATEST, day_pointer_key, pointer_key
 
 PREFIX = "gridlake-test"
 DAY = date(2024, 10, 27)
@@ -33,10 +33,10 @@ def client(request: pytest.FixtureRequest, services: Settings) -> Iterator[redis
         connection.delete(key)
 
 
-def read_meter(client, meter_id: str) -> dict[bytes, bytes]:
-    """What the API does: the pointer, then the key of that version."""
-    version = client.get(pointer_key(PREFIX)).decode()
-    return client.hgetall(METER_DAILY.key(version, PREFIX, meter_id=meter_id, date=DAY.isoformat()))
+def read_meter(client, meter_id: str, day: date = DAY) -> dict[bytes, bytes]:
+    """What the API does: the day's pointer, then the key of that version."""
+    version = client.get(day_pointer_key(day.isoformat(), PREFIX)).decode()
+    return client.hgetall(METER_DAILY.key(version, PREFIX, meter_id=meter_id, date=day.isoformat()))
 
 
 def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
@@ -66,6 +66,26 @@ def test_a_failure_before_the_flip_keeps_the_api_on_the_old_version(client) -> N
         publisher.publish(DAY, broken())
     assert publisher.live_version() == live
     assert read_meter(client, "M-0002") == {b"kwh_import": b"3.0", b"peak_kw": b"2.5"}
+
+
+def test_an_older_day_is_served_by_its_own_pointer_and_never_moves_the_latest_back(client) -> None:
+    def meter_day(day: date, kwh: float) -> list[CacheEntry]:
+        return [CacheEntry(METER_DAILY, {"meter_id": "M-1", "date": day.isoformat()}, {"kwh_import": kwh}),
+                CacheEntry(METER_LATEST, {"meter_id": "M-1"}, {"kwh_import": kwh, "date": day.isoformat()})]
+
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
+    newest, _ = publisher.publish(DAY, meter_day(DAY, kwh=1.0))
+    backfilled, written = publisher.publish(DAY - timedelta(days=1), meter_day(DAY - timedelta(days=1), kwh=5.0))
+
+    assert written == 1, "an older day writes no meter_latest"
+    assert client.get(pointer_key(PREFIX)).decode() == newest
+    assert read_meter(client, "M-1") == {b"kwh_import": b"1.0"}
+    assert read_meter(client, "M-1", DAY - timedelta(days=1)) == {b"kwh_import": b"5.0"}
+    assert client.hgetall(METER_LATEST.key(newest, PREFIX, meter_id="M-1")) == {
+        b"kwh_import": b"1.0", b"date": DAY.isoformat().encode()}
+    assert client.ttl(METER_DAILY.key(newest, PREFIX, meter_id="M-1", date=DAY.isoformat())) > 60, \
+        "the newest day's version stays: it is still its day's live version"
+    assert 0 < client.ttl(day_pointer_key(DAY.isoformat(), PREFIX)) <= 3600, "a day's pointer goes with its keys"
 
 
 def test_verify_refuses_an_incomplete_version(client) -> None:
@@ -140,7 +160,7 @@ def test_a_reader_during_publishes_sees_only_whole_versions(client) -> None:
     def read_two_meters() -> None:
         """One API answer: the pointer once, then two meters of that version."""
         while not stop.is_set():
-            version = client.get(pointer_key(PREFIX)).decode()
+            version = client.get(day_pointer_key(DAY.isoformat(), PREFIX)).decode()
             first, last = (client.hget(METER_DAILY.key(version, PREFIX, meter_id=m, date=DAY.isoformat()),
                                        "kwh_import") for m in ("M-0000", "M-0009"))
             seen.append((first, last))

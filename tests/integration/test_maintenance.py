@@ -14,7 +14,7 @@ from jobs.lake import LakeTableRef
 from jobs.maintenance import expire_stale_cache_versions, prune_runs, prune_search_versions
 from jobs.run_log import RUNS_PATH, RunRecord, append_runs
 from jobs.search_index import VersionedIndex
-from schemas.cache_keys import pointer_key
+from schemas.cache_keys import day_pointer_key, pointer_key
 
 TODAY = date(2026, 11, 29)
 
@@ -63,7 +63,10 @@ def test_versions_that_are_not_live_get_the_grace_period(services: Settings) -> 
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
     client.set(pointer_key(prefix), "vlive")
+    client.set(day_pointer_key("2024-10-27", prefix), "vlive")
+    client.set(day_pointer_key("2024-10-20", prefix), "vbackfilled")  # an older day, published later
     client.hset(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "1.0")
+    client.hset(f"{prefix}:vbackfilled:meter_daily:{{M-1}}:2024-10-20", "kwh_import", "0.5")
     client.hset(f"{prefix}:vorphan:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "2.0")  # never flipped, no TTL
     client.hset(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27", "kwh_import", "3.0")
     client.hset(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", "kwh_import", "4.0")
@@ -71,6 +74,7 @@ def test_versions_that_are_not_live_get_the_grace_period(services: Settings) -> 
 
     assert expire_stale_cache_versions(client, settings) == {"vorphan": 2}
     assert client.ttl(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27") == -1
+    assert client.ttl(f"{prefix}:vbackfilled:meter_daily:{{M-1}}:2024-10-20") == -1
     assert 0 < client.ttl(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27") <= grace
     assert 0 < client.ttl(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26") <= 30
     for key in client.scan_iter(match=f"{prefix}:*"):
