@@ -140,10 +140,9 @@ class CachePublisher:
         self.pointer_ttl_s = max([ttl_s, *self.writer.family_ttl_s.values()])
         self._follow_newest_day = client.register_script(_FOLLOW_NEWEST_DAY)
 
-    def live_version(self, day: date | None = None) -> str | None:
-        """The live version of ``day``; without one, the version of the newest day published."""
-        key = pointer_key(self.prefix) if day is None else day_pointer_key(day.isoformat(), self.prefix)
-        value = self.client.get(key)
+    def live_version(self) -> str | None:
+        """The version of the newest day published."""
+        value = self.client.get(pointer_key(self.prefix))
         return value.decode() if value is not None else None
 
     def is_newest(self, run_date: date) -> bool:
