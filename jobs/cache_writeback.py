@@ -18,12 +18,12 @@ itself; `gridlake writeback run` drains it:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 import redis
 
 from jobs.cache_durable import DurableCopies
@@ -54,14 +54,14 @@ class WriteBehindQueue:
         """Append the durable copies of ``entries`` as one stream entry; same contract as
         DurableCopies.write."""
         copies = [{"family": entry.family.name, "parts": entry.parts, "value": entry.value} for entry in entries]
-        self.client.xadd(self.stream, {"version": version, "copies": json.dumps(copies)})
+        self.client.xadd(self.stream, {"version": version, "copies": orjson.dumps(copies)})
         return len(copies)
 
 
 def queued_copies(fields: dict[bytes, bytes]) -> tuple[str, list[CacheEntry]]:
     """The version and the durable copies of one stream entry."""
     return fields[b"version"].decode(), [CacheEntry(FAMILIES[copy["family"]], copy["parts"], copy["value"])
-                                         for copy in json.loads(fields[b"copies"])]
+                                         for copy in orjson.loads(fields[b"copies"])]
 
 
 @dataclass
