@@ -40,7 +40,7 @@ from pyspark.sql import types as T
 from jobs.config import AnomaliesConf, Settings, TouConf, VoltageQualityConf
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
-from jobs.spark import spark_session
+from jobs.spark import cassandra_table, spark_session
 from schemas import gold
 from schemas.cassandra import METERS, SENSORS, Table
 from schemas.lake import BRONZE_SENSOR_READINGS, PARTITION_COLUMN, SILVER_METER_READINGS, LakeTable
@@ -49,7 +49,6 @@ from schemas.vee import ESTIMATED, KEPT
 log = logging.getLogger(__name__)
 
 STAGE = "aggregate"
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: MAD x 1.4826 estimates the standard deviation of normally distributed values.
 MAD_TO_SIGMA = 1.4826
 #: EN 50160 limits, as fractions of nominal: +-10% for 95% of the week; never above +10% or below -15%.
@@ -518,7 +517,7 @@ def anomalies(meter_daily_history: DataFrame, day: date, conf: AnomaliesConf, ho
 
 def read_catalogue(spark: SparkSession, keyspace: str, table: Table) -> DataFrame:
     """A catalogue table (meters or sensors) from Cassandra; small, read whole."""
-    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table.name).load()
+    return cassandra_table(spark, keyspace, table.name)
 
 
 def _table(spark: SparkSession, settings: Settings, table: LakeTable) -> LakeTableRef:
@@ -538,12 +537,10 @@ def write_gold(spark: SparkSession, settings: Settings, table: LakeTable, partit
                rows_read: int, build: Callable[[], DataFrame]) -> RunRecord:
     """Replace one gold partition with ``build()``, recorded in ``_runs`` under the run date."""
     ref = _table(spark, settings, table)
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, table.path, run_date) as record:
+    with recorded_run(settings.lake_root, STAGE, table.path, run_date) as record:
         record.rows_read = rows_read
-        ref.replace_partition(build().coalesce(1), partition)
-        record.rows_written = ref.read_partition(partition, table.spark_schema()).count()
-        on_disk = ref.partition_files(partition)
-        record.files, record.bytes = on_disk.files, on_disk.bytes
+        written = ref.replace_partition(build().coalesce(1), partition)
+        record.rows_written, record.files, record.bytes = written.rows, written.files, written.bytes
     return record
 
 

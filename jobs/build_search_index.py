@@ -27,7 +27,7 @@ from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.search_index import DocumentId, VersionedIndex
 from jobs.search_templates import apply_index_templates
-from jobs.spark import spark_session
+from jobs.spark import cassandra_table, spark_session
 from schemas.cassandra import METERS, SENSORS
 from schemas.gold import METER_DAILY
 from schemas.lake import PARTITION_COLUMN
@@ -113,8 +113,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     es = elasticsearch_client(settings)
     apply_index_templates(es)  # new versions take their mappings from the templates
     keyspace = settings.cassandra.keyspace
-    catalogue = {table.name: spark.read.format("org.apache.spark.sql.cassandra")
-                 .options(keyspace=keyspace, table=table.name).load() for table in (METERS, SENSORS)}
+    catalogue = {table.name: cassandra_table(spark, keyspace, table.name) for table in (METERS, SENSORS)}
     gold = LakeTableRef(spark, settings.lake_root, METER_DAILY.path, settings.lake.format)
     month_start = run_date.replace(day=1)
     daily_month = gold.read(METER_DAILY.spark_schema()).where(
@@ -129,7 +128,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
          readings_daily_documents(daily_month, catalogue["meters"]), meter_day_id),
     )
     for family, frame, id_of in builds:
-        with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, family.base, run_date) as record:
+        with recorded_run(settings.lake_root, STAGE, family.base, run_date) as record:
             index, count = build(family, frame, id_of)
             record.rows_read = record.rows_written = count
             log.info("stage=index date=%s alias=%s index=%s docs=%d", run_date, family.alias, index, count)

@@ -260,16 +260,15 @@ def _or_fail(step):  # noqa: ANN001, ANN202 - a thunk and whatever it returns
 def runs_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
     """Print what the stages did for a date range (from `_runs`) and the quarantine per rule."""
     from jobs.pipeline import stage_summary
-    from jobs.spark import spark_session
 
     settings = _settings(env)
     days = _dates(date_, end)
-    summary = stage_summary(spark_session(settings, app_name="gridlake-runs"), settings, days)
+    summary = stage_summary(settings, days)
     table = Table("date", "stage", "status", "rows read", "rows written", "files", "seconds",
                   title="latest run of each stage (_runs)")
     for run in summary.stages:
-        table.add_row(str(run.date), run.stage, run.status, f"{run.rows_read:,}", f"{run.rows_written:,}",
-                      str(run.files), f"{run.seconds:.1f}")
+        table.add_row(str(run["date"]), run["stage"], run["status"], f"{run['rows_read']:,}",
+                      f"{run['rows_written']:,}", str(run["files"]), f"{run['seconds']:.1f}")
     console.print(table)
     quarantine = Table("rule", "rows", title="quarantined readings (silver/quarantine)")
     for rule, rows in summary.quarantine.items():
@@ -402,7 +401,7 @@ def backfill_command(
     settings = _settings(env)
     days = _dates(start, end)
     spark = spark_session(settings, app_name="gridlake-backfill")
-    jobs = plan(chosen, days, stage_runs(spark, settings, days), cassandra_written_at(settings), force=force)
+    jobs = plan(chosen, days, stage_runs(settings, days), cassandra_written_at(settings), force=force)
     skipped = len(chosen) * len(days) - len(jobs)
     console.print(f"backfill {days[0]}..{days[-1]}: {len(jobs)} stage runs to do, {skipped} already complete"
                   + (" (--force to redo them)" if skipped else ""), highlight=False)

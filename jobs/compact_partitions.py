@@ -43,7 +43,7 @@ def compact_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
     """Compact one table's partition of ``day`` and log the run in ``_runs``."""
     table = LakeTableRef(spark, settings.lake_root, feed.bronze.path, settings.lake.format)
     schema = feed.bronze.spark_schema()
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, feed.bronze.path, day) as record:
+    with recorded_run(settings.lake_root, STAGE, feed.bronze.path, day) as record:
         before = table.partition_files(day)
         record.rows_read = table.read_partition(day, schema).count()
         if before.files > 1:

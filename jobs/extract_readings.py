@@ -9,7 +9,7 @@ may fall back to a full table scan. Every received version of a reading reaches 
 The bronze partition of the date is then replaced as a whole (jobs/lake.py), so a rerun
 never appends a second copy and picks up late rows. The rows stream from Cassandra straight
 into the lake writer, counted on the way (an observed metric): a cache of the day in between
-cost more than the read itself. The number of files is estimated beforehand from the day's
+cost more than the read itself. Rows written are the lake write's own count (jobs/lake.py). The number of files is estimated beforehand from the day's
 devices times the readings per device-day.
 """
 
@@ -27,14 +27,13 @@ from jobs.clients import cassandra_session
 from jobs.config import GridConf, Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
-from jobs.spark import forget_cassandra_schema, spark_session
+from jobs.spark import cassandra_table, forget_cassandra_schema, spark_session
 from schemas.cassandra import DAY_BUCKETS, METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS, Table
 from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, PARTITION_COLUMN, LakeTable
 
 log = logging.getLogger(__name__)
 
 STAGE = "extract"
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 
 
 class ExtractError(RuntimeError):
@@ -65,13 +64,9 @@ SENSOR_FEED = ReadingsFeed(SENSOR_READINGS, SENSOR_DAYS, BRONZE_SENSOR_READINGS,
 FEEDS = (METER_FEED, SENSOR_FEED)
 
 
-def _cassandra(spark: SparkSession, keyspace: str, table: Table, **options: str) -> DataFrame:
-    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table.name, **options).load()
-
-
 def day_keys(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) -> DataFrame:
     """The (device, day) partition keys that have readings on ``day``."""
-    index = _cassandra(spark, keyspace, feed.days)
+    index = cassandra_table(spark, keyspace, feed.days.name)
     return (
         index.where((F.col("day") == F.lit(day)) & F.col("bucket").isin(list(range(DAY_BUCKETS))))
         .select(feed.device_column, "day")
@@ -84,7 +79,7 @@ def read_day(spark: SparkSession, keyspace: str, feed: ReadingsFeed, keys: DataF
     Select columns before counting: a count() with no column of the readings side left to
     read fails inside connector 3.5.1's direct join ("Couldn't find none#0").
     """
-    readings = _cassandra(spark, keyspace, feed.readings, directJoinSetting="on")
+    readings = cassandra_table(spark, keyspace, feed.readings.name, direct_join="on")
     # The day's keys arrive as one Spark partition; spread them so every core joins a share.
     return keys.repartition(spark.sparkContext.defaultParallelism).join(readings, [feed.device_column, "day"])
 
@@ -100,6 +95,12 @@ def file_count(rows: int, bytes_per_row: float, target_file_bytes: int) -> int:
     return max(1, math.ceil(rows * bytes_per_row / target_file_bytes))
 
 
+def layout_columns(device_column: str) -> tuple[str, str]:
+    """What readings files are cut on and sorted by: device, then time. Reads skip files on
+    these, so they are also the only columns Delta keeps file statistics of."""
+    return device_column, "ts"
+
+
 def lay_out(frame: DataFrame, device_column: str, files: int) -> DataFrame:
     """Range-partition by device into ``files`` files, sorted by device and time inside each,
     so a file covers a band of devices and reads can skip the rest.
@@ -107,14 +108,15 @@ def lay_out(frame: DataFrame, device_column: str, files: int) -> DataFrame:
     The ranges are cut on (device, ts): the sampling job that finds them then reads a column
     of the readings side too, which the connector's direct join needs (see read_day).
     """
-    return frame.repartitionByRange(files, device_column, "ts").sortWithinPartitions(device_column, "ts")
+    columns = layout_columns(device_column)
+    return frame.repartitionByRange(files, *columns).sortWithinPartitions(*columns)
 
 
 def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, day: date) -> RunRecord:
     """Replace ``day``'s bronze partition of one feed; check rows read == rows written."""
     target = LakeTableRef(spark, settings.lake_root, feed.bronze.path, settings.lake.format)
     keyspace = settings.cassandra.keyspace
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, feed.bronze.path, day) as record:
+    with recorded_run(settings.lake_root, STAGE, feed.bronze.path, day) as record:
         # Cached: counted here, then joined, with one read of the day index. (Counted uncached,
         # the connector pushes a count(*) over the index's 16 partitions down to Cassandra,
         # which warns about an aggregate across partitions in every extract's log.)
@@ -125,14 +127,13 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
             bronze = to_bronze(read_day(spark, keyspace, feed, keys), feed.bronze)
             # One name per table and date: a backfill extracts several dates of a feed at once.
             received = Observation(f"{feed.bronze.path}-{day.isoformat()}-received")
-            target.replace_partition(
-                lay_out(bronze, feed.device_column, files).observe(received, F.count(F.lit(1)).alias("rows")), day)
+            written = target.replace_partition(
+                lay_out(bronze, feed.device_column, files).observe(received, F.count(F.lit(1)).alias("rows")), day,
+                stats_columns=layout_columns(feed.device_column))
         finally:
             keys.unpersist()
         record.rows_read = received.get["rows"]
-        record.rows_written = target.read_partition(day, feed.bronze.spark_schema()).count()
-        on_disk = target.partition_files(day)
-        record.files, record.bytes = on_disk.files, on_disk.bytes
+        record.rows_written, record.files, record.bytes = written.rows, written.files, written.bytes
         if record.rows_written != record.rows_read:
             raise ExtractError(f"{feed.bronze.path} date={day}: read {record.rows_read} rows from Cassandra "
                                f"but the lake partition holds {record.rows_written}")

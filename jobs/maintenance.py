@@ -19,13 +19,11 @@ from datetime import date, timedelta
 
 from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from jobs.cache_publish import RedisClient
 from jobs.compact_partitions import vacuum
 from jobs.config import Settings
-from jobs.lake import LakeTableRef
-from jobs.run_log import RUNS_PATH
+from jobs.run_log import prune_runs_before
 from jobs.search_index import VersionedIndex
 from schemas.cache_keys import day_pointer_key, pointer_key
 
@@ -35,17 +33,12 @@ log = logging.getLogger(__name__)
 SEARCH_FAMILIES = {"meters": "meters-v*", "readings-daily": "readings-daily-*-v*"}
 
 
-def prune_runs(spark: SparkSession, settings: Settings, today: date) -> int:
+def prune_runs(settings: Settings, today: date) -> int:
     """Delete `_runs` rows of dates before the retention window; return how many went."""
-    runs = LakeTableRef(spark, settings.lake_root, RUNS_PATH, settings.lake.format)
-    if not runs.exists():
-        return 0
     cutoff = today - timedelta(days=settings.maintenance.runs_retention_days)
-    doomed = runs.read().where(F.col("date") < F.lit(cutoff)).count()
-    if doomed:
-        runs.keep_rows(F.col("date") >= F.lit(cutoff))
-    log.info("stage=maintenance event=prune_runs before=%s deleted=%d", cutoff, doomed)
-    return doomed
+    deleted = prune_runs_before(settings.lake_root, cutoff)
+    log.info("stage=maintenance event=prune_runs before=%s deleted=%d", cutoff, deleted)
+    return deleted
 
 
 def prune_search_versions(es: Elasticsearch, settings: Settings,
@@ -89,4 +82,4 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     spark = spark or spark_session(settings, app_name="gridlake-housekeeping")
     for table in vacuum(spark, settings):
         yield f"vacuumed {table}"
-    yield f"_runs: {prune_runs(spark, settings, run_date)} rows older than {settings.maintenance.runs_retention_days} days deleted"
+    yield f"_runs: {prune_runs(settings, run_date)} rows older than {settings.maintenance.runs_retention_days} days deleted"

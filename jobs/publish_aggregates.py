@@ -225,7 +225,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     spark = spark or spark_session(settings, app_name=f"gridlake-publish-{run_date}")
     meter_daily = _gold_day(spark, settings, gold.METER_DAILY, run_date).cache()
     areas = {level: _gold_day(spark, settings, table, run_date) for level, _, table in AREAS}
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, "redis", run_date) as record:
+    with recorded_run(settings.lake_root, STAGE, "redis", run_date) as record:
         version, written = publish_day(settings, run_date, meter_daily,
                                        _gold_day(spark, settings, gold.METER_HOURLY, run_date), areas)
         record.rows_read = record.rows_written = written

@@ -40,10 +40,12 @@ from typing import Any
 import jinja2
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
+from jobs import run_log
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
-from jobs.run_log import RUNS_PATH, RUNS_SCHEMA, recorded_run
+from jobs.run_log import recorded_run
 from schemas import gold
 from schemas.lake import PARTITION_COLUMN, SILVER_METER_READINGS, SILVER_QUARANTINE, LakeTable
 
@@ -89,10 +91,13 @@ def read_lake_table(spark: SparkSession, settings: Settings, table: LakeTable, f
     return frame
 
 
-def read_runs(spark: SparkSession, settings: Settings) -> DataFrame | None:
-    """The whole `_runs` table, or None before any job has run."""
-    ref = LakeTableRef(spark, settings.lake_root, RUNS_PATH, settings.lake.format)
-    return ref.read(RUNS_SCHEMA).select(RUNS_SCHEMA.fieldNames()) if ref.exists() else None
+RUNS_FRAME_SCHEMA = from_arrow_schema(run_log.RUNS_SCHEMA)
+
+
+def runs_frame(spark: SparkSession, settings: Settings, day: date) -> DataFrame:
+    """The `_runs` rows of ``day`` (read with delta-rs, jobs/run_log.py), as a DataFrame."""
+    rows = [row for row in run_log.read_runs(settings.lake_root) if row["date"] == day]
+    return spark.createDataFrame(rows, RUNS_FRAME_SCHEMA)
 
 
 # --- transforms ---------------------------------------------------------------------------------
@@ -456,9 +461,7 @@ def voltage_section(spark: SparkSession, settings: Settings, runs: _Runs, day: d
 
 def build_sections(spark: SparkSession, settings: Settings, day: date) -> list[Section]:
     """Every section of ``day``'s report, from `_runs` and the lake tables."""
-    all_runs = read_runs(spark, settings)
-    latest = ([row.asDict() for row in latest_runs(all_runs.where(F.col(PARTITION_COLUMN) == F.lit(day))).collect()]
-              if all_runs is not None else [])
+    latest = [row.asDict() for row in latest_runs(runs_frame(spark, settings, day)).collect()]
     runs = _Runs(latest)
     return [runs_section(runs, day), *vee_section(spark, settings, runs, day),
             anomalies_section(spark, settings, runs, day), load_profile_section(spark, settings, runs, day),
@@ -513,7 +516,7 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
 
     spark = spark or spark_session(settings, app_name=f"gridlake-report-{run_date}")
     location = report_location(settings.lake_root, run_date)
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, REPORTS_DIR, run_date) as record:
+    with recorded_run(settings.lake_root, STAGE, REPORTS_DIR, run_date) as record:
         sections = build_sections(spark, settings, run_date)
         html = render_report(run_date, settings.lake_root, settings.lake.format, sections,
                              datetime.now(timezone.utc))

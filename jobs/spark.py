@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import PROJECT_ROOT, Settings
 from jobs.java import java_environment
@@ -19,6 +19,7 @@ from jobs.maven import maven_classpath
 
 SPARK_CONF_DIR = PROJECT_ROOT / "conf" / "spark"
 LOG4J_CONF = SPARK_CONF_DIR / "log4j2.properties"
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 SQL_EXTENSIONS = (
     "io.delta.sql.DeltaSparkSessionExtension",
     "com.datastax.spark.connector.CassandraSparkExtensions",
@@ -105,3 +106,17 @@ def forget_cassandra_schema(spark: SparkSession) -> None:
     table through the Python driver may otherwise not see it yet.
     """
     spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
+
+
+def cassandra_table(spark: SparkSession, keyspace: str, table: str, direct_join: str = "off") -> DataFrame:
+    """A Cassandra table through the connector; ``direct_join`` is its directJoinSetting for
+    joins with this table.
+
+    Off unless asked for: catalogue tables are small and read whole. In the connector's
+    ``auto`` mode a join turns into a direct join by size estimates that Cassandra refreshes
+    every few minutes, so the plan changes from one run to the next; and connector 3.5.1's
+    direct join fails on a count() that reads no column of the table ("Couldn't find none#0").
+    The extract turns it on for the readings tables, where it is the point.
+    """
+    return (spark.read.format(CASSANDRA_FORMAT)
+            .options(keyspace=keyspace, table=table, directJoinSetting=direct_join).load())

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(arguments.env)
     spark = spark_session(settings, app_name=f"gridlake-{arguments.stage}")
     days = date_range(arguments.date, arguments.end)
-    late = late_dates(settings, spark, arguments.stage, days[0], arguments.late_days)
+    late = late_dates(settings, arguments.stage, days[0], arguments.late_days)
     if late:
         print(f"late data: {arguments.stage} re-processes {', '.join(map(str, late))}", flush=True)
     for day in [*late, *days]:

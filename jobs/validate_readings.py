@@ -40,10 +40,10 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.config import Settings, VeeConf
-from jobs.extract_readings import CASSANDRA_FORMAT, file_count, lay_out
+from jobs.extract_readings import file_count, lay_out, layout_columns
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
-from jobs.spark import spark_session
+from jobs.spark import cassandra_table, spark_session
 from schemas import vee
 from schemas.cassandra import METERS
 from schemas.lake import BRONZE_METER_READINGS, PARTITION_COLUMN, SILVER_METER_READINGS, SILVER_QUARANTINE
@@ -105,8 +105,7 @@ def _epoch(column: str | Column) -> Column:
 # -- catalogue ------------------------------------------------------------------------------
 def read_catalogue(spark: SparkSession, settings: Settings) -> DataFrame:
     """The ``meters`` catalogue from Cassandra (one small row per meter)."""
-    return (spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.cassandra.keyspace, table=METERS.name)
-            .load().select(*CATALOGUE_COLUMNS))
+    return cassandra_table(spark, settings.cassandra.keyspace, METERS.name).select(*CATALOGUE_COLUMNS)
 
 
 def with_catalogue(bronze: DataFrame, catalogue: DataFrame) -> DataFrame:
@@ -474,7 +473,7 @@ def validate_date(spark: SparkSession, settings: Settings, run_date: date,
     bronze_table = _table(spark, settings, BRONZE_METER_READINGS.path)
     silver_table = _table(spark, settings, SILVER_METER_READINGS.path)
     quarantine_table = _table(spark, settings, SILVER_QUARANTINE.path)
-    with recorded_run(spark, settings.lake_root, settings.lake.format, STAGE, SILVER_METER_READINGS.path,
+    with recorded_run(settings.lake_root, STAGE, SILVER_METER_READINGS.path,
                       run_date) as record:
         if not bronze_table.exists():
             raise ValidateError(f"no bronze table at {bronze_table.location}: run the extract first")
@@ -489,8 +488,9 @@ def validate_date(spark: SparkSession, settings: Settings, run_date: date,
         try:
             estimated = estimate_gaps(checked, meters, history, run_date, conf)
             files = file_count(record.rows_read, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20)
-            silver_table.replace_partition(lay_out(silver_rows(checked, estimated), "meter_id", files), run_date)
-            quarantine_table.replace_partition(quarantine_rows(checked).coalesce(1), run_date)
+            silver_written = silver_table.replace_partition(lay_out(silver_rows(checked, estimated), "meter_id", files),
+                                                            run_date, stats_columns=layout_columns("meter_id"))
+            quarantine_written = quarantine_table.replace_partition(quarantine_rows(checked).coalesce(1), run_date)
         finally:
             checked.unpersist()
             meters.unpersist()
@@ -499,11 +499,10 @@ def validate_date(spark: SparkSession, settings: Settings, run_date: date,
         counts = VeeCounts(
             bronze=record.rows_read, silver=sum(by_status.values()),
             estimated=sum(by_status.get(s, 0) for s in vee.ESTIMATED),
-            quarantined=quarantine_table.read_partition(run_date, SILVER_QUARANTINE.spark_schema()).count())
+            quarantined=quarantine_written.rows)
         record.rows_written = counts.silver + counts.quarantined
-        silver_files, quarantine_files = silver_table.partition_files(run_date), quarantine_table.partition_files(run_date)
-        record.files = silver_files.files + quarantine_files.files
-        record.bytes = silver_files.bytes + quarantine_files.bytes
+        record.files = silver_written.files + quarantine_written.files
+        record.bytes = silver_written.bytes + quarantine_written.bytes
         log.info("stage=%s event=counts date=%s bronze=%d silver=%d estimated=%d quarantined=%d %s ruleset=%s",
                  STAGE, run_date, counts.bronze, counts.silver, counts.estimated, counts.quarantined,
                  " ".join(f"{status.lower()}={n}" for status, n in sorted(by_status.items())), conf.ruleset_version)

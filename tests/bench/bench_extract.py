@@ -95,7 +95,8 @@ def main() -> None:
         rewrite = LakeTableRef(spark, str(work / "rewrite"), BRONZE_METER_READINGS.path, standard.lake.format)
         started = time.perf_counter()
         files = extract_readings.file_count(rows, standard.lake.bytes_per_reading, standard.lake.target_file_mb * 2**20)
-        rewrite.replace_partition(extract_readings.lay_out(in_memory, "meter_id", files), day)
+        rewrite.replace_partition(extract_readings.lay_out(in_memory, "meter_id", files), day,
+                                  stats_columns=extract_readings.layout_columns("meter_id"))
         lake_write_rate = rows / (time.perf_counter() - started)
 
         arrow = pa.Table.from_batches(in_memory.drop("date")._collect_as_arrow())

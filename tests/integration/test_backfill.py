@@ -17,7 +17,6 @@ from jobs import seed_grid
 from jobs.cli import app
 from jobs.config import Settings
 from jobs.dates import date_range
-from jobs.lake import LakeTableRef
 from jobs.pipeline import cassandra_written_at, is_done, late_dates, plan, run_plan, stage_runs
 from jobs.run_log import RUNS_PATH
 from jobs.stages import DAILY, STAGE_RECORD
@@ -44,7 +43,7 @@ def seeded(fresh_keyspace: Callable[[str], Settings], tmp_path_factory: pytest.T
 
 def ok_stage_records(spark: SparkSession, settings: Settings) -> dict[tuple[str, date], int]:
     """Ok stage records per (stage, date), counted straight from the `_runs` table."""
-    runs = LakeTableRef(spark, settings.lake_root, RUNS_PATH, settings.lake.format).read()
+    runs = spark.read.format("delta").load(f"{settings.lake_root}/{RUNS_PATH}")
     rows = (runs.where((F.col("table") == STAGE_RECORD) & (F.col("status") == "ok"))
             .groupBy("stage", "date").count().collect())
     return {(row.stage, row.date): row["count"] for row in rows}
@@ -54,7 +53,7 @@ def ok_stage_records(spark: SparkSession, settings: Settings) -> dict[tuple[str,
 def test_an_interrupted_backfill_resumes_and_runs_each_date_once(seeded: tuple[Settings, str],
                                                                   spark: SparkSession) -> None:
     settings, _ = seeded
-    first = plan(DAILY, DAYS, stage_runs(spark, settings, DAYS), cassandra_written_at(settings))
+    first = plan(DAILY, DAYS, stage_runs(settings, DAYS), cassandra_written_at(settings))
     assert first == [(stage, day) for day in DAYS for stage in DAILY]
 
     def interrupt_after_the_first_date(job: tuple[str, date], results: list) -> None:
@@ -63,14 +62,14 @@ def test_an_interrupted_backfill_resumes_and_runs_each_date_once(seeded: tuple[S
 
     with pytest.raises(KeyboardInterrupt):
         run_plan(settings, spark, first, parallel=2, on_done=interrupt_after_the_first_date)
-    runs = stage_runs(spark, settings, DAYS)
+    runs = stage_runs(settings, DAYS)
     assert all(is_done(stage, DAYS[0], runs) for stage in DAILY)
     resumed = plan(DAILY, DAYS, runs, cassandra_written_at(settings))
     assert resumed and {day for _, day in resumed} <= set(DAYS[1:])
 
     run_plan(settings, spark, resumed, parallel=2)
     assert ok_stage_records(spark, settings) == {(stage, day): 1 for stage in DAILY for day in DAYS}
-    assert plan(DAILY, DAYS, stage_runs(spark, settings, DAYS), cassandra_written_at(settings)) == []
+    assert plan(DAILY, DAYS, stage_runs(settings, DAYS), cassandra_written_at(settings)) == []
 
 
 def test_the_command_skips_what_is_complete(seeded: tuple[Settings, str], spark: SparkSession,
@@ -91,12 +90,12 @@ def test_late_rows_make_exactly_their_dates_due_again(seeded: tuple[Settings, st
                  if label["fault_kind"] == gt.LATE_ARRIVAL}
     assert late_days, "the seed should hold some rows back"
     after = DAYS[-1] + timedelta(days=1)
-    assert late_dates(settings, spark, "extract", after, len(DAYS)) == []
+    assert late_dates(settings, "extract", after, len(DAYS)) == []
 
     seed_grid.main(settings, METERS, len(DAYS), START, seed=SEED, fault_rate=FAULT_RATE, late_rows="only")
-    assert set(late_dates(settings, spark, "extract", after, len(DAYS))) == late_days & set(DAYS)
-    assert late_dates(settings, spark, "validate", after, len(DAYS)) == []  # until they are re-extracted
-    due = plan(DAILY, DAYS, stage_runs(spark, settings, DAYS), cassandra_written_at(settings))
+    assert set(late_dates(settings, "extract", after, len(DAYS))) == late_days & set(DAYS)
+    assert late_dates(settings, "validate", after, len(DAYS)) == []  # until they are re-extracted
+    due = plan(DAILY, DAYS, stage_runs(settings, DAYS), cassandra_written_at(settings))
     first_late = min(late_days & set(DAYS))
     assert {day for stage, day in due if stage == "extract"} == late_days & set(DAYS)
     # VEE of later dates reads the re-validated ones (like-day estimates): they are due too.

@@ -25,10 +25,11 @@ from jobs import seed_grid
 from jobs.cache_durable import DurableCopies
 from jobs.cache_read import CacheReader
 from jobs.clients import cassandra_session, elasticsearch_client, redis_client
-from jobs.config import PROJECT_ROOT, Settings
+from jobs.config import Settings
 from jobs.lake import LakeTableRef
 from jobs.orchestration import run_day_through_airflow
 from jobs.pipeline import stage_runs
+from jobs.run_log import RUNS_PATH
 from jobs.services.redis_server import RedisServer
 from schemas.gold import METER_DAILY
 from schemas.lake import SILVER_METER_READINGS
@@ -104,7 +105,7 @@ def restart_when_publish_fails(spark: SparkSession, settings: Settings, server: 
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             try:
-                runs = stage_runs(spark, settings, [DAY - timedelta(days=1), DAY])
+                runs = stage_runs(settings, [DAY - timedelta(days=1), DAY])
             except Exception as exc:  # noqa: BLE001 - `_runs` is being appended to meanwhile: look again
                 seen["last_error"] = repr(exc)
                 time.sleep(2)
@@ -130,7 +131,7 @@ def test_a_failed_publish_retries_after_redis_restarts_and_reruns_are_idempotent
     watcher.join(timeout=5)
     assert seen.get("status") == "failed", f"the publish should have failed while Redis was stopped: {seen}"
     assert state == "success", tasks
-    runs = LakeTableRef(spark, dag_settings.lake_root, "_runs", dag_settings.lake.format).read()
+    runs = spark.read.format("delta").load(f"{dag_settings.lake_root}/{RUNS_PATH}")
     publish = runs.where((F.col("stage") == "publish") & (F.col("table") == "(stage)")).orderBy("started_at").collect()
     assert [row.status for row in publish][:2] == ["failed", "ok"]
     assert "6398" in publish[0].error, publish[0].error
@@ -148,6 +149,6 @@ def test_a_failed_publish_retries_after_redis_restarts_and_reruns_are_idempotent
     assert content(spark, dag_settings) == before
     # The day before was seeded too: the first run caught it up (never extracted, data in
     # Cassandra); the second found it unchanged and left it alone.
-    runs = LakeTableRef(spark, dag_settings.lake_root, "_runs", dag_settings.lake.format).read()
+    runs = spark.read.format("delta").load(f"{dag_settings.lake_root}/{RUNS_PATH}")
     extracts = runs.where((F.col("stage") == "extract") & (F.col("table") == "(stage)")).groupBy("date").count()
     assert {row.date: row["count"] for row in extracts.collect()} == {DAY - timedelta(days=1): 1, DAY: 2}

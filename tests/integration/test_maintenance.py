@@ -1,16 +1,14 @@
-"""The weekly housekeeping against the real stores: `_runs` pruning in each lake format, stale
+"""The weekly housekeeping against the real stores: `_runs` pruning, stale
 search index versions, Redis versions that are not live."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
 from pyspark.sql import SparkSession
 
 from jobs.clients import elasticsearch_client, redis_client
 from jobs.config import Settings
-from jobs.lake import LakeTableRef
 from jobs.maintenance import expire_stale_cache_versions, prune_runs, prune_search_versions
 from jobs.run_log import RUNS_PATH, RunRecord, append_runs
 from jobs.search_index import VersionedIndex
@@ -19,21 +17,18 @@ from schemas.cache_keys import day_pointer_key, pointer_key
 TODAY = date(2026, 11, 29)
 
 
-@pytest.mark.parametrize("table_format", ["delta", "parquet", "orc"])
-def test_runs_older_than_the_retention_are_pruned(services: Settings, spark: SparkSession, tmp_path,
-                                                  table_format: str) -> None:
+def test_runs_older_than_the_retention_are_pruned(services: Settings, spark: SparkSession, tmp_path) -> None:
     settings = services.model_copy(deep=True)
     settings.lake.root = str(tmp_path)
-    settings.lake.format = table_format
     retention = settings.maintenance.runs_retention_days
     days = [TODAY - timedelta(days=retention + 30), TODAY - timedelta(days=retention + 1),
             TODAY - timedelta(days=retention), TODAY - timedelta(days=2)]
-    append_runs(spark, settings.lake_root, table_format,
+    append_runs(settings.lake_root,
                 [RunRecord(stage="extract", table="t", date=day, started_at=datetime.now(timezone.utc)) for day in days])
-    assert prune_runs(spark, settings, TODAY) == 2
-    kept = LakeTableRef(spark, settings.lake_root, RUNS_PATH, table_format).read().collect()
+    assert prune_runs(settings, TODAY) == 2
+    kept = spark.read.format("delta").load(f"{settings.lake_root}/{RUNS_PATH}").collect()
     assert sorted(row.date for row in kept) == days[2:]
-    assert prune_runs(spark, settings, TODAY) == 0
+    assert prune_runs(settings, TODAY) == 0
 
 
 def delete_test_indices(es) -> None:  # noqa: ANN001 - an Elasticsearch client

@@ -186,7 +186,8 @@ class Reported:
 def reported(small_lake: SmallLake, spark: SparkSession) -> Reported:
     """The report of the lake's last date, and `_runs` as it was when the report read it."""
     settings, day = small_lake.settings, small_lake.last
-    runs_before = lake_rows(spark, settings, RUNS_PATH, f"date = '{day}'")
+    runs_before = [row.asDict() for row in spark.read.format("delta").load(f"{settings.lake_root}/{RUNS_PATH}")
+                   .where(f"date = '{day}'").collect()]
     lines = list(run_report.main(settings, day, spark))
     html = Path(run_report.report_location(settings.lake_root, day)).read_text(encoding="utf-8")
     return Reported(settings, day, lines, html, parse(html), runs_before)

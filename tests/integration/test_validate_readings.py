@@ -122,7 +122,7 @@ def test_runs_record_the_invariant_and_a_rerun_is_idempotent(validated: tuple[Se
     after = sorted(tuple(r) for r in silver.read_partition(day, SILVER_METER_READINGS.spark_schema())
                    .drop("date").collect())
     assert after == before
-    runs = spark.read.format(settings.lake.format).load(f"{settings.lake_root}/{RUNS_PATH}").where(
+    runs = spark.read.format("delta").load(f"{settings.lake_root}/{RUNS_PATH}").where(
         (F.col("stage") == validate_readings.STAGE) & (F.col("date") == F.lit(day))).collect()
     assert [r.status for r in runs] == ["ok", "ok"]
     quarantine = LakeTableRef(spark, settings.lake_root, SILVER_QUARANTINE.path, settings.lake.format)

@@ -24,11 +24,11 @@ def commits(spark: SparkSession, root: str) -> int:
 def test_the_records_of_a_block_are_appended_in_one_commit_even_when_it_fails(spark: SparkSession,
                                                                               tmp_path) -> None:
     root = str(tmp_path)
-    with pytest.raises(ValueError, match="bad table"), one_commit(spark, root, "delta"):
-        with recorded_run(spark, root, "delta", "aggregate", "gold/a", DAY) as first:
+    with pytest.raises(ValueError, match="bad table"), one_commit(root):
+        with recorded_run(root, "aggregate", "gold/a", DAY) as first:
             first.rows_written = 7
         assert commits(spark, root) == 0  # kept until the block ends
-        with recorded_run(spark, root, "delta", "aggregate", "gold/b", DAY):
+        with recorded_run(root, "aggregate", "gold/b", DAY):
             raise ValueError("bad table")
 
     assert commits(spark, root) == 1
@@ -40,6 +40,6 @@ def test_the_records_of_a_block_are_appended_in_one_commit_even_when_it_fails(sp
 def test_outside_a_block_each_record_is_appended_at_once(spark: SparkSession, tmp_path) -> None:
     root = str(tmp_path)
     for n, table in enumerate(("gold/a", "gold/b"), start=1):
-        with recorded_run(spark, root, "delta", "aggregate", table, DAY):
+        with recorded_run(root, "aggregate", table, DAY):
             pass
         assert commits(spark, root) == n

@@ -1,0 +1,75 @@
+"""Lake writes report what they put on disk: rows, files and bytes of the replaced partition."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.lake import LakeTableRef
+
+DAY, OTHER_DAY = date(2024, 10, 27), date(2024, 10, 28)
+
+
+def readings(spark: SparkSession, day: date, rows: int, files: int) -> DataFrame:
+    return (spark.range(rows, numPartitions=1).select(F.concat(F.lit("MTR-"), F.col("id").cast("string")).alias("meter_id"),
+                                                      (F.col("id") * 0.25).alias("kwh"), F.lit(day).alias("date"))
+            .repartition(files))
+
+
+def files_on_disk(partition: Path) -> list[Path]:
+    """The data files under a partition directory, read from the directory itself."""
+    return [path for path in partition.iterdir() if path.is_file() and not path.name.startswith((".", "_"))]
+
+
+@pytest.mark.parametrize("table_format", ["delta", "parquet", "orc"])
+def test_a_partition_write_reports_the_rows_files_and_bytes_it_left(spark: SparkSession, tmp_path: Path,
+                                                                    table_format: str) -> None:
+    table = LakeTableRef(spark, str(tmp_path), "bronze/readings", table_format)
+    table.replace_partition(readings(spark, OTHER_DAY, 50, 1), OTHER_DAY)
+    table.replace_partition(readings(spark, DAY, 300, 3), DAY)
+
+    rerun = table.replace_partition(readings(spark, DAY, 120, 2), DAY)
+
+    partition = tmp_path / "bronze" / "readings" / f"date={DAY}"
+    if table_format == "delta":  # the replaced files stay on disk until VACUUM: only the live ones count
+        live = {Path(uri.removeprefix("file:")).name for uri in table.read_partition(DAY).inputFiles()}
+        files = [path for path in files_on_disk(partition) if path.name in live]
+    else:
+        files = files_on_disk(partition)
+    assert (rerun.rows, rerun.files, rerun.bytes) == (120, len(files), sum(path.stat().st_size for path in files))
+    assert rerun.files == 2
+    assert table.read_partition(DAY).count() == 120
+
+
+def test_a_delta_write_of_no_rows_reports_none(spark: SparkSession, tmp_path: Path) -> None:
+    table = LakeTableRef(spark, str(tmp_path), "gold/anomalies", "delta")
+    table.replace_partition(readings(spark, DAY, 10, 1), DAY)
+
+    emptied = table.replace_partition(readings(spark, DAY, 0, 1), DAY)
+
+    assert (emptied.rows, emptied.files, emptied.bytes) == (0, 0, 0)
+    assert table.read_partition(DAY).count() == 0
+
+
+def test_delta_keeps_file_statistics_of_the_stats_columns_only(spark: SparkSession, tmp_path: Path) -> None:
+    table = LakeTableRef(spark, str(tmp_path), "bronze/readings", "delta")
+
+    table.replace_partition(readings(spark, DAY, 30, 1), DAY, stats_columns=("meter_id",))
+
+    commits = sorted((tmp_path / "bronze" / "readings" / "_delta_log").glob("*.json"))
+    added = [json.loads(line)["add"] for line in commits[-1].read_text().splitlines() if '"add"' in line]
+    assert [set(json.loads(add["stats"])["minValues"]) for add in added] == [{"meter_id"}]
+
+
+def test_a_delta_write_that_changes_nothing_reports_the_partition_as_it_is(spark: SparkSession, tmp_path: Path) -> None:
+    table = LakeTableRef(spark, str(tmp_path), "gold/anomalies", "delta")
+    table.replace_partition(readings(spark, OTHER_DAY, 10, 1), OTHER_DAY)
+
+    nothing = table.replace_partition(readings(spark, DAY, 0, 1), DAY)  # no rows into an empty partition: no commit
+
+    assert (nothing.rows, nothing.files, nothing.bytes) == (0, 0, 0)
