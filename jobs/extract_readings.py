@@ -9,8 +9,9 @@ may fall back to a full table scan. Every received version of a reading reaches 
 The bronze partition of the date is then replaced as a whole (jobs/lake.py), so a rerun
 never appends a second copy and picks up late rows. The rows stream from Cassandra straight
 into the lake writer, counted on the way (an observed metric): a cache of the day in between
-cost more than the read itself. Rows written are the lake write's own count (jobs/lake.py). The number of files is estimated beforehand from the day's
-devices times the readings per device-day.
+cost more than the read itself. The rows written are the lake write's own figures. The
+number of files is estimated beforehand from the day's devices times the readings per
+device-day.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
         record.rows_written, record.files, record.bytes = written.rows, written.files, written.bytes
         if record.rows_written != record.rows_read:
             raise ExtractError(f"{feed.bronze.path} date={day}: read {record.rows_read} rows from Cassandra "
-                               f"but the lake partition holds {record.rows_written}")
+                               f"but the lake write committed {record.rows_written}")
     return record
 
 

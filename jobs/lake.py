@@ -4,12 +4,13 @@ Delta replaces the partition with ``replaceWhere`` in one commit: a reader sees 
 the new partition, never a mix. What the write put on disk (rows, files, bytes) comes from
 that commit's own metrics, found in the table's history by a tag the write leaves in the
 commit's ``userMetadata``: reading the partition back to count it cost the extract a tenth
-of its time. Parquet and ORC have no transaction log, so the new
-partition is written to a staging directory beside the table and swapped in with two
-renames (old partition aside, staging in); between the two a reader finds the partition
-missing for a moment. That window is documented in the README; the staged files are counted
-before the swap. All file operations use
-Hadoop's FileSystem API, so any Hadoop URI (s3a://, abfss://, hdfs://) works as the root.
+of its time.
+
+Parquet and ORC have no transaction log, so the new partition is written to a staging
+directory beside the table, counted there, and swapped in with two renames (old partition
+aside, staging in); between the two a reader finds the partition missing for a moment. That
+window is documented in the README. All file operations use Hadoop's FileSystem API, so any
+Hadoop URI (s3a://, abfss://, hdfs://) works as the root.
 """
 
 from __future__ import annotations
