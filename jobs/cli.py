@@ -400,11 +400,13 @@ def backfill_command(
               f"(known: {', '.join(DAILY)})", code=2)
     settings = _settings(env)
     days = _dates(start, end)
-    spark = spark_session(settings, app_name="gridlake-backfill")
     jobs = plan(chosen, days, stage_runs(settings, days), cassandra_written_at(settings), force=force)
     skipped = len(chosen) * len(days) - len(jobs)
     console.print(f"backfill {days[0]}..{days[-1]}: {len(jobs)} stage runs to do, {skipped} already complete"
                   + (" (--force to redo them)" if skipped else ""), highlight=False)
+    if not jobs:
+        return  # planned from `_runs` without Spark: nothing to do starts no session
+    spark = spark_session(settings, app_name="gridlake-backfill")
     with Progress(console=console) as progress:
         bar = progress.add_task("backfill", total=len(jobs))
 
