@@ -73,19 +73,23 @@ def run_stage(settings: Settings, stage: str, day: date, spark: SparkSession) ->
     return results
 
 
+def latest_stage_records(settings: Settings, days: Iterable[date] | None = None) -> dict[Job, dict]:
+    """The latest stage record (a `_runs` row) per (stage, date), for ``days`` or all dates."""
+    wanted = set(days) if days is not None else None
+    latest: dict[Job, dict] = {}
+    for row in read_runs(settings.lake_root):
+        key = (row["stage"], row["date"])
+        if row["table"] == STAGE_RECORD and (wanted is None or row["date"] in wanted) and (
+                key not in latest or row["started_at"] > latest[key]["started_at"]):
+            latest[key] = row
+    return latest
+
+
 def stage_runs(settings: Settings, days: Iterable[date] | None = None) -> Runs:
     """The latest stage record per (stage, date) in `_runs` (none before the first run)."""
-    wanted = set(days) if days is not None else None
-    latest: Runs = {}
-    for row in read_runs(settings.lake_root):
-        if row["table"] != STAGE_RECORD or (wanted is not None and row["date"] not in wanted):
-            continue
-        started = row["started_at"]
-        run = StageRun(row["stage"], row["date"], started, started + timedelta(seconds=row["seconds"]), row["status"])
-        key = (run.stage, run.date)
-        if key not in latest or run.started_at > latest[key].started_at:
-            latest[key] = run
-    return latest
+    return {key: StageRun(row["stage"], row["date"], row["started_at"],
+                          row["started_at"] + timedelta(seconds=row["seconds"]), row["status"])
+            for key, row in latest_stage_records(settings, days).items()}
 
 
 def is_done(stage: str, day: date, runs: Runs, cassandra_written_at: datetime | None = None) -> bool:
@@ -225,15 +229,9 @@ class StageSummary:
 
 def stage_summary(settings: Settings, days: Sequence[date]) -> StageSummary:
     """The latest stage record of each (stage, date) of ``days`` and the quarantined rows per rule."""
-    wanted = set(days)
-    latest: dict[tuple[str, date], dict] = {}
-    for row in read_runs(settings.lake_root):
-        key = (row["stage"], row["date"])
-        if row["table"] == STAGE_RECORD and row["date"] in wanted and (
-                key not in latest or row["started_at"] > latest[key]["started_at"]):
-            latest[key] = row
     order = {stage: n for n, stage in enumerate(STAGES)}
-    stages = sorted(latest.values(), key=lambda row: (row["date"], order.get(row["stage"], len(order))))
+    stages = sorted(latest_stage_records(settings, days).values(),
+                    key=lambda row: (row["date"], order.get(row["stage"], len(order))))
     return StageSummary(stages, quarantine_per_rule(settings, days))
 
 
