@@ -270,6 +270,9 @@ def runs_command(date_: DateOption, end: EndOption = None, env: EnvOption = None
         table.add_row(str(run["date"]), run["stage"], run["status"], f"{run['rows_read']:,}",
                       f"{run['rows_written']:,}", str(run["files"]), f"{run['seconds']:.1f}")
     console.print(table)
+    if not summary.quarantine:
+        console.print("quarantined readings (silver/quarantine): none")
+        return
     quarantine = Table("rule", "rows", title="quarantined readings (silver/quarantine)")
     for rule, rows in summary.quarantine.items():
         quarantine.add_row(rule, f"{rows:,}")

@@ -65,3 +65,22 @@ def test_before_any_run_the_summary_is_empty(settings: Settings, tmp_path) -> No
     local.lake.root = str(tmp_path)
     summary = stage_summary(local, [D1])
     assert (summary.stages, summary.quarantine) == ([], {})
+
+
+def test_gridlake_runs_prints_the_stages_and_says_when_nothing_was_quarantined(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    monkeypatch.setenv("GRIDLAKE_LAKE__ROOT", str(tmp_path))
+    monkeypatch.setenv("GRIDLAKE_LAKE__FORMAT", "delta")
+    append_runs(str(tmp_path), [record("extract", D1, 7), record("validate", D1, 8)])
+
+    result = CliRunner().invoke(app, ["runs", "--date", D1.isoformat(), "--env", "test"], terminal_width=120)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [[cell.strip() for cell in line.split("│")[1:5]] for line in lines if line.startswith("│")] == [
+        ["2024-10-26", "extract", "ok", "7"], ["2024-10-26", "validate", "ok", "8"]]
+    assert lines[-1] == "quarantined readings (silver/quarantine): none"
