@@ -365,12 +365,20 @@ def runs_section(runs: _Runs, day: date) -> Section:
     return section
 
 
-def _gold_state(runs: _Runs, *tables: LakeTable) -> tuple[str, str]:
+def _gold_frames(section: Section, spark: SparkSession, settings: Settings, runs: _Runs, day: date,
+                 *tables: LakeTable) -> list[DataFrame] | None:
+    """``tables``' partition of ``day``, for ``section``; None, with the section marked failed
+    (and the error) or not run, when an aggregate of one of them did not end ok or one does not
+    exist yet."""
     for table in tables:
-        state, note = runs.state("aggregate", table.path)
-        if state != "ok":
-            return state, note
-    return "ok", ""
+        section.state, section.note = runs.state("aggregate", table.path)
+        if section.state != "ok":
+            return None
+    frames = [read_lake_table(spark, settings, table, day) for table in tables]
+    if any(frame is None for frame in frames):
+        section.state = NOT_RUN
+        return None
+    return frames
 
 
 def vee_section(spark: SparkSession, settings: Settings, runs: _Runs, day: date) -> list[Section]:
@@ -396,11 +404,10 @@ def vee_section(spark: SparkSession, settings: Settings, runs: _Runs, day: date)
 
 def anomalies_section(spark: SparkSession, settings: Settings, runs: _Runs, day: date) -> Section:
     section = Section("anomalies", f"Top {TOP_ANOMALIES} anomalies")
-    section.state, section.note = _gold_state(runs, gold.ANOMALIES)
-    frame = read_lake_table(spark, settings, gold.ANOMALIES, day)
-    if section.state != "ok" or frame is None:
-        section.state = section.state if section.state != "ok" else NOT_RUN
+    frames = _gold_frames(section, spark, settings, runs, day, gold.ANOMALIES)
+    if frames is None:
         return section
+    frame = frames[0]
     section.note = ("Meter-days farthest from their like-day baseline (score = (kWh - median) / "
                     "max(1.4826 x MAD, floor)), over every feeder.")
     section.tables.append(_table("anomalies-table", top_anomalies(frame)))
@@ -411,12 +418,10 @@ def anomalies_section(spark: SparkSession, settings: Settings, runs: _Runs, day:
 
 def load_profile_section(spark: SparkSession, settings: Settings, runs: _Runs, day: date) -> Section:
     section = Section("load-profile", "Load profile: mean kW by local hour per meter class")
-    section.state, section.note = _gold_state(runs, gold.METER_HOURLY, gold.METER_DAILY)
-    hourly = read_lake_table(spark, settings, gold.METER_HOURLY, day)
-    daily = read_lake_table(spark, settings, gold.METER_DAILY, day)
-    if section.state != "ok" or hourly is None or daily is None:
-        section.state = section.state if section.state != "ok" else NOT_RUN
+    frames = _gold_frames(section, spark, settings, runs, day, gold.METER_HOURLY, gold.METER_DAILY)
+    if frames is None:
         return section
+    hourly, daily = frames
     profile = [row.asDict() for row in load_profile(hourly, daily, settings.grid.meter_interval_s).collect()]
     if not profile:
         section.note = "No meter imported energy on this date."
@@ -433,12 +438,10 @@ def load_profile_section(spark: SparkSession, settings: Settings, runs: _Runs, d
 def voltage_section(spark: SparkSession, settings: Settings, runs: _Runs, day: date) -> Section:
     monday, sunday = week_of(day)
     section = Section("voltage-quality", f"Voltage quality (EN 50160), week {monday} to {sunday}")
-    section.state, section.note = _gold_state(runs, gold.VOLTAGE_QUALITY_WEEKLY)
-    frame = read_lake_table(spark, settings, gold.VOLTAGE_QUALITY_WEEKLY, monday)
-    if section.state != "ok" or frame is None:
-        section.state = section.state if section.state != "ok" else NOT_RUN
+    frames = _gold_frames(section, spark, settings, runs, monday, gold.VOLTAGE_QUALITY_WEEKLY)
+    if frames is None:
         return section
-    frame = frame.persist()
+    frame = frames[0].persist()
     try:
         objects = [row.asDict() for row in voltage_objects(frame).collect()]
         section.tables.append(_table("voltage-verdict-table", verdict_counts(frame)))

@@ -27,7 +27,7 @@ from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session
 from jobs.config import Settings
 from jobs.dates import date_range
-from jobs.run_log import RUNS_PATH
+from jobs.run_log import RUNS_PATH, RunRecord, append_runs
 from schemas import gold
 from schemas.lake import SILVER_METER_READINGS, SILVER_QUARANTINE, LakeTable
 
@@ -280,6 +280,23 @@ def test_a_date_nothing_ran_for_says_not_run(small_lake: SmallLake, spark: Spark
     page = parse(Path(lines[-1].removeprefix("report=")).read_text(encoding="utf-8"))
     assert page.states and set(page.states.values()) == {"not run"}
     assert page.images == [] and page.tables == {}
+
+
+def test_a_failed_aggregate_shows_its_error_where_its_table_would_be(
+        settings: Settings, spark: SparkSession, tmp_path: Path) -> None:
+    local = settings.model_copy(deep=True)
+    local.lake.root = str(tmp_path)
+    day = date(2024, 5, 8)
+    append_runs(local.lake_root, [
+        RunRecord("aggregate", gold.METER_HOURLY.path, day, status="ok"),
+        RunRecord("aggregate", gold.METER_DAILY.path, day, status="failed", error="RuntimeError: disk full")])
+
+    sections = {section.id: section for section in run_report.build_sections(spark, local, day)}
+
+    assert (sections["load-profile"].state, sections["load-profile"].note) == (
+        "failed", f"aggregate of {gold.METER_DAILY.path} ended failed: RuntimeError: disk full")
+    assert sections["load-profile"].tables == [] and sections["load-profile"].image is None
+    assert {sections[name].state for name in ("vee", "anomalies", "voltage-quality")} == {"not run"}
 
 
 def test_values_from_the_lake_are_escaped() -> None:
