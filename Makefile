@@ -73,8 +73,8 @@ demo: services
 	@echo "notebooks:   notebooks/explore_grid.ipynb, notebooks/backfill_check.ipynb (see notebooks/README.md)"
 	@echo "real data:   make demo-real backfills $(SGSC_START)..$(SGSC_END) of the SGSC households (about 2.5 min)"
 
-# The real households' days through every stage, without Airflow (loading them again is a
-# no-op rewrite of the same rows, so this also runs on its own).
+# The real households' days through every stage, without Airflow. Loading them again
+# rewrites the same rows (only their received_at moves), so this also runs on its own.
 demo-real: services
 	$(GRIDLAKE) schema apply
 	$(GRIDLAKE) load-real sgsc
