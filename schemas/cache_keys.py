@@ -13,7 +13,7 @@ cluster slot: all keys of a meter share ``{meter_id}``, all keys of an area shar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 #: The namespace of every key; conf can run several (e.g. tests beside a developer's own).
 PREFIX = "gridlake"
@@ -42,13 +42,27 @@ class KeyFamily:
     #: The parts inside the hash tag, and the rest: together they name the durable copy's row.
     tag_parts: tuple[str, ...]
     item_parts: tuple[str, ...]
+    #: For a family whose key names no day but whose value holds one (``meter_latest``): its
+    #: durable copies keep one row per value of this field, and a read takes the greatest. Two
+    #: publishes of different days that both began as the newest then leave the later day as
+    #: the latest in Cassandra, whichever of them writes last.
+    newest_by: str | None = None
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
         return self.pattern.format(prefix=prefix, version=version, **parts)
 
-    def durable_key(self, parts: dict[str, str]) -> tuple[str, str]:
-        """(tag, item) of the entry's row in Cassandra's ``cache_entries``."""
-        return ":".join(parts[p] for p in self.tag_parts), ":".join(parts[p] for p in self.item_parts)
+    def durable_tag(self, parts: dict[str, str]) -> str:
+        """The partition of the entry's durable copies in Cassandra's ``cache_entries``."""
+        return ":".join(parts[p] for p in self.tag_parts)
+
+    def durable_item(self, parts: dict[str, str], value: dict[str, Any] | None = None) -> str:
+        """The row of the entry's durable copy within its partition: the key's other parts, or
+        the ``newest_by`` field of its value."""
+        if self.newest_by is None:
+            return ":".join(parts[p] for p in self.item_parts)
+        if value is None or self.newest_by not in value:
+            raise ValueError(f"{self.name} entry {parts} has no {self.newest_by!r} field")
+        return str(value[self.newest_by])
 
 
 METER_DAILY = KeyFamily(
@@ -64,7 +78,7 @@ METER_HOURLY = KeyFamily(
 METER_LATEST = KeyFamily(
     "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "hash",
     "the meter's latest published day: same fields as meter_daily plus its date",
-    tag_parts=("meter_id",), item_parts=(),
+    tag_parts=("meter_id",), item_parts=(), newest_by="date",
 )
 AREA_DAILY = KeyFamily(
     "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",

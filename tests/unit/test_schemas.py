@@ -65,3 +65,12 @@ def test_search_templates_are_strict_and_geo_mapped(alias: str) -> None:
     mappings = template["template"]["mappings"]
     assert mappings["dynamic"] == "strict"
     assert mappings["properties"]["location"] == {"type": "geo_point"}
+
+
+def test_a_meters_latest_keeps_one_durable_row_per_day_it_held() -> None:
+    latest = cache_keys.METER_LATEST
+    assert (latest.durable_tag({"meter_id": "M-1"}), latest.durable_item({"meter_id": "M-1"}, {"date": "2024-10-27"})) \
+        == ("M-1", "2024-10-27")
+    assert cache_keys.METER_DAILY.durable_item({"meter_id": "M-1", "date": "2024-10-26"}) == "2024-10-26"
+    with pytest.raises(ValueError, match=r"meter_latest entry \{'meter_id': 'M-1'\} has no 'date' field"):
+        latest.durable_item({"meter_id": "M-1"}, {"kwh_import": "1.0"})
