@@ -149,6 +149,13 @@ def server_limit(client, depth: int, value_bytes: int) -> float | None:  # noqa:
     return float(rows[-1][1].strip('"')) if rows else None
 
 
+def clear_namespace(client, prefix: str) -> None:  # noqa: ANN001
+    """Delete every key of the bench's namespace: a run that was stopped leaves its live pointer
+    on a later day, and a publish of an earlier day writes no meter_latest."""
+    for key in client.scan_iter(match=f"{prefix}:*", count=5000):
+        client.unlink(key)
+
+
 def clear_all_but_live(client, prefix: str) -> None:  # noqa: ANN001
     """Delete the bench's keys except the live version and the pointers, and the write-behind
     stream: three versions of 100,000 meters would not fit a small local Redis."""
@@ -194,6 +201,7 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int, rounds: int)
         return written / (time.perf_counter() - started)
 
     samples: dict[str, list[tuple[float, float]]] = {}  # (publish keys/s, redis-py limit beside it)
+    clear_namespace(client, prefix)
     with cassandra_session(scratch) as session:
         apply_schema(session, scratch)
         # The session's first publish pays the JVM's warm-up (class loading, JIT): reported apart.
@@ -213,8 +221,7 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int, rounds: int)
                 samples.setdefault(f"{mode}, a new day", []).append((new_day, (before + between) / 2))
                 samples.setdefault(f"{mode}, the day rerun", []).append((rerun, (between + after) / 2))
     drop(scratch)
-    for key in client.scan_iter(match=f"{prefix}:*", count=5000):
-        client.delete(key)
+    clear_namespace(client, prefix)
     hashes = [mapping for _, kind, mapping in serialised if kind == "hash"]
     value_bytes = round(sum(len(f) + len(v) for m in hashes for f, v in m.items()) / len(hashes))
     server_rps = server_limit(client, depth=2 * batch_size, value_bytes=value_bytes)
