@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 
 from jobs import publish_aggregates
 from jobs.cache_durable import DurableCopies
+from jobs.cache_publish import FAMILIES
 from jobs.cache_read import CacheReader
 from jobs.cassandra_schema import apply_schema
 from jobs.clients import cache_client, cassandra_session
@@ -93,13 +94,25 @@ def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
 
 
 def test_write_through_stores_the_durable_copies_of_this_version(published: Settings) -> None:
-    live = cache_client(published).get(cache_keys.pointer_key(published.cache.prefix)).decode()
+    """One durable copy per key of the live version, holding what Redis holds."""
+    client = cache_client(published)
+    live = client.get(cache_keys.pointer_key(published.cache.prefix)).decode()
     with cassandra_session(published) as session:
-        row = session.execute(f"SELECT version, value FROM {published.cassandra.keyspace}.cache_entries "
-                              "WHERE family = 'meter_hourly' AND tag = 'M-1' AND item = '2024-10-27'").one()
+        copies = session.execute(f"SELECT family, tag, item, value FROM {published.cassandra.keyspace}.cache_entries "
+                                 "WHERE version = %s ALLOW FILTERING", (live,)).all()
     assert published.cache.durable_mode == "write-through"
-    assert row.version == live
-    assert row.value == '{"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}'
+    assert len(copies) == 10, "as many copies as keys published"
+    for copy in copies:
+        family = FAMILIES[copy.family]
+        parts = {**dict(zip(family.tag_parts, copy.tag.split(":"))), **dict(zip(family.item_parts, [copy.item]))}
+        key = family.key(live, published.cache.prefix, **parts)
+        if family.redis_type == "zset":
+            in_redis = {member.decode(): score for member, score in client.zrange(key, 0, -1, withscores=True)}
+        else:
+            in_redis = {field.decode(): value.decode() for field, value in client.hgetall(key).items()}
+        assert json.loads(copy.value) == in_redis, key
+    hours = next(json.loads(c.value) for c in copies if (c.family, c.tag) == ("meter_hourly", "M-1"))
+    assert hours == {"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}
 
 
 def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
