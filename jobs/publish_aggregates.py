@@ -5,9 +5,9 @@ feeder, substation and region the day's totals; per feeder and region the day's 
 consumers. They are built in Spark as rows (family, key parts, hash fields or zset scores) and
 written from the Spark partitions: each task opens its own Redis client, writes pipelined
 batches (with write-behind, each followed by its durable copies on the stream) and returns its
-count. With write-through, the durable copies then go from the same rows into Cassandra's
-``cache_entries`` through the spark-cassandra-connector: the JVM's driver writes them several
-times faster than the Python driver from the tasks did. The driver only adds the counts,
+count. With write-through, a second Spark job alongside writes the durable copies from the
+same rows into Cassandra's ``cache_entries`` through the spark-cassandra-connector: the JVM's
+driver writes them several times faster than the Python driver from the tasks did. The driver only adds the counts,
 verifies the version, flips the pointer and retires the old version (jobs/cache_publish.py).
 Corrections go through the lake (rerun the date), never straight into Redis.
 """
@@ -15,6 +15,7 @@ Corrections go through the lake (rerun the date), never straight into Redis.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from functools import partial
@@ -234,15 +235,14 @@ def write_durable_copies(entries: DataFrame, settings: Settings, version: str) -
 
 def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str) -> int:
     """Write every entry's key under ``version`` and its durable copy (queued behind from the
-    tasks, or written through from the same rows afterwards); return the keys written."""
+    tasks, or written through from the same rows by a second Spark job alongside); return the
+    keys written."""
     if settings.cache.durable_mode == "write-behind":
         return write_from_partitions(entries, settings, writer, version)
-    entries = entries.persist()  # read twice: Redis, then Cassandra
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-copies") as alongside:
+        copies = alongside.submit(write_durable_copies, entries, settings, version)
         written = write_from_partitions(entries, settings, writer, version)
-        write_durable_copies(entries, settings, version)
-    finally:
-        entries.unpersist()
+        copies.result()
     return written
 
 
