@@ -1,8 +1,9 @@
 """Durable copies of cache entries in Cassandra (``cache_entries``), for cache misses.
 
-Written through by the publish itself (write-through: each Redis batch is also written
-here, one row per key, before the version is verified and flipped), or behind it by the
-workers of jobs/cache_writeback.py (write-behind). Idempotent: a
+Written through by CachePublisher's own publish (each Redis batch is also written here,
+one row per key, before the version is verified and flipped; the Spark publish writes the
+same rows through the Cassandra connector, jobs/publish_aggregates.py ``durable_rows``), or
+behind it by the workers of jobs/cache_writeback.py (write-behind). Idempotent: a
 row is keyed by (family, tag, item), so rewriting a date replaces its rows. A meter's
 ``meter_latest`` keeps one row per day it held (``KeyFamily.newest_by``) and reads take the
 newest, so the order in which two days' publishes land does not matter.

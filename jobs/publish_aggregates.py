@@ -7,16 +7,17 @@ written from the Spark partitions: each task opens its own Redis client, writes 
 batches (with write-behind, each followed by its durable copies on the stream) and returns its
 count. With write-through, a second Spark job alongside writes the durable copies from the
 same rows into Cassandra's ``cache_entries`` through the spark-cassandra-connector: the JVM's
-driver writes them several times faster than the Python driver from the tasks did. The driver only adds the counts,
-verifies the version, flips the pointer and retires the old version (jobs/cache_publish.py).
-Corrections go through the lake (rerun the date), never straight into Redis.
+driver writes them several times faster than the Python driver from the tasks did. The
+driver only adds the counts, verifies the version, flips the pointer and retires the old
+version (jobs/cache_publish.py). Corrections go through the lake (rerun the date), never
+straight into Redis.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import partial
 from itertools import chain
