@@ -149,11 +149,16 @@ def server_limit(client, depth: int, value_bytes: int) -> float | None:  # noqa:
     return float(rows[-1][1].strip('"')) if rows else None
 
 
+def unlink(client, keys: list[bytes]) -> None:  # noqa: ANN001
+    """Delete ``keys``, 5,000 to a command."""
+    for offset in range(0, len(keys), 5000):
+        client.unlink(*keys[offset:offset + 5000])
+
+
 def clear_namespace(client, prefix: str) -> None:  # noqa: ANN001
     """Delete every key of the bench's namespace: a run that was stopped leaves its live pointer
     on a later day, and a publish of an earlier day writes no meter_latest."""
-    for key in client.scan_iter(match=f"{prefix}:*", count=5000):
-        client.unlink(key)
+    unlink(client, list(client.scan_iter(match=f"{prefix}:*", count=5000)))
 
 
 def clear_all_but_live(client, prefix: str) -> None:  # noqa: ANN001
@@ -161,9 +166,7 @@ def clear_all_but_live(client, prefix: str) -> None:  # noqa: ANN001
     stream: three versions of 100,000 meters would not fit a small local Redis."""
     live = client.get(pointer_key(prefix))
     keep = (pointer_key(prefix).encode(), *([f"{prefix}:{live.decode()}:".encode()] if live else []))
-    stale = [key for key in client.scan_iter(match=f"{prefix}:*", count=5000) if not key.startswith(keep)]
-    for offset in range(0, len(stale), 5000):
-        client.unlink(*stale[offset:offset + 5000])
+    unlink(client, [key for key in client.scan_iter(match=f"{prefix}:*", count=5000) if not key.startswith(keep)])
 
 
 def entry_of(family: str, parts: dict, fields: dict | None, scores: dict | None) -> CacheEntry:
