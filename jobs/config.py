@@ -81,6 +81,8 @@ class SparkConf(_Section):
     app_name: str = "gridlake"
     driver_memory: str = Field("2g", pattern=r"^\d+[mg]$")
     shuffle_partitions: int = Field(8, ge=1)
+    #: Tasks Delta rebuilds a table's state with (its log replayed) before each write.
+    snapshot_partitions: int = Field(2, ge=1)
     ui_enabled: bool = False
 
 
@@ -101,6 +103,7 @@ class CassandraConf(_Section):
     compaction_window_unit: Literal["MINUTES", "HOURS", "DAYS"] = "DAYS"
     compaction_window_size: int = Field(1, ge=1)
     write_concurrency: int = Field(64, ge=1, le=2048)
+    read_concurrency: int = Field(128, ge=1, le=2048)
     username: str | None = None
     password: SecretStr | None = None
 

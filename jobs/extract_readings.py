@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.clients import cassandra_session
-from jobs.config import GridConf, Settings
+from jobs.config import CassandraConf, GridConf, Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.spark import cassandra_table, forget_cassandra_schema, spark_session
@@ -74,13 +74,15 @@ def day_keys(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) 
     )
 
 
-def read_day(spark: SparkSession, keyspace: str, feed: ReadingsFeed, keys: DataFrame) -> DataFrame:
-    """All stored readings of the day: its ``keys`` joined directly with the readings table.
+def read_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame) -> DataFrame:
+    """All stored readings of the day: its ``keys`` joined directly with the readings table,
+    ``conf.read_concurrency`` partitions requested at once by each Spark task.
 
     Select columns before counting: a count() with no column of the readings side left to
     read fails inside connector 3.5.1's direct join ("Couldn't find none#0").
     """
-    readings = cassandra_table(spark, keyspace, feed.readings.name, direct_join="on")
+    readings = cassandra_table(spark, conf.keyspace, feed.readings.name, direct_join="on",
+                               **{"spark.cassandra.concurrent.reads": str(conf.read_concurrency)})
     # The day's keys arrive as one Spark partition; spread them so every core joins a share.
     return keys.repartition(spark.sparkContext.defaultParallelism).join(readings, [feed.device_column, "day"])
 
@@ -125,7 +127,7 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
         try:
             expected_rows = keys.count() * feed.readings_per_day(settings.grid)
             files = file_count(expected_rows, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20)
-            bronze = to_bronze(read_day(spark, keyspace, feed, keys), feed.bronze)
+            bronze = to_bronze(read_day(spark, settings.cassandra, feed, keys), feed.bronze)
             # One name per table and date: a backfill extracts several dates of a feed at once.
             received = Observation(f"{feed.bronze.path}-{day.isoformat()}-received")
             written = target.replace_partition(

@@ -77,7 +77,7 @@ def spark_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .config("spark.ui.enabled", str(spark.ui_enabled).lower())
         .config("spark.sql.session.timeZone", "UTC")
         # Delta rebuilds table state with 50 tasks by default: far too many for small local tables.
-        .config("spark.databricks.delta.snapshotPartitions", str(spark.shuffle_partitions))
+        .config("spark.databricks.delta.snapshotPartitions", str(spark.snapshot_partitions))
         .config("spark.jars", ",".join(jars))
         .config("spark.sql.extensions", ",".join(SQL_EXTENSIONS))
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
@@ -108,9 +108,10 @@ def forget_cassandra_schema(spark: SparkSession) -> None:
     spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
 
 
-def cassandra_table(spark: SparkSession, keyspace: str, table: str, direct_join: str = "off") -> DataFrame:
+def cassandra_table(spark: SparkSession, keyspace: str, table: str, direct_join: str = "off",
+                    **options: str) -> DataFrame:
     """A Cassandra table through the connector; ``direct_join`` is its directJoinSetting for
-    joins with this table.
+    joins with this table, ``options`` more of the connector's read settings for this table.
 
     Off unless asked for: catalogue tables are small and read whole. In the connector's
     ``auto`` mode a join turns into a direct join by size estimates that Cassandra refreshes
@@ -119,4 +120,4 @@ def cassandra_table(spark: SparkSession, keyspace: str, table: str, direct_join:
     The extract turns it on for the readings tables, where it is the point.
     """
     return (spark.read.format(CASSANDRA_FORMAT)
-            .options(keyspace=keyspace, table=table, directJoinSetting=direct_join).load())
+            .options(keyspace=keyspace, table=table, directJoinSetting=direct_join, **options).load())

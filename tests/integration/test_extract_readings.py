@@ -68,7 +68,7 @@ def lake_settings(request: pytest.FixtureRequest, stored: Settings, tmp_path) ->
 
 def test_direct_join_reads_only_the_days_partitions(stored: Settings, spark: SparkSession) -> None:
     feed = extract_readings.METER_FEED
-    frame = extract_readings.read_day(spark, KEYSPACE, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
+    frame = extract_readings.read_day(spark, stored.cassandra, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
     plan = frame._jdf.queryExecution().executedPlan().toString()
     assert "Cassandra Direct Join" in plan
     # Rows read from Cassandra are the day's rows only. (A bare count() of a direct join, with

@@ -19,6 +19,7 @@ def test_session_uses_the_test_settings(spark: SparkSession, settings: Settings)
     conf = spark.sparkContext.getConf()
     assert conf.get("spark.master") == "local[1]"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "1"
+    assert spark.conf.get("spark.databricks.delta.snapshotPartitions") == "1"
     assert "com.datastax.spark.connector.CassandraSparkExtensions" in spark.conf.get("spark.sql.extensions")
     assert spark.conf.get("spark.sql.warehouse.dir").endswith(f"{settings.lake.root}/_warehouse")
 
