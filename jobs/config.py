@@ -81,7 +81,7 @@ class SparkConf(_Section):
     app_name: str = "gridlake"
     driver_memory: str = Field("2g", pattern=r"^\d+[mg]$")
     shuffle_partitions: int = Field(8, ge=1)
-    #: Tasks Delta rebuilds a table's state with (its log replayed) before each write.
+    #: Tasks Delta rebuilds a changed table's state with (from its log, before every write).
     snapshot_partitions: int = Field(2, ge=1)
     ui_enabled: bool = False
 
