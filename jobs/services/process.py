@@ -60,7 +60,19 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
+        self._await_own_command_line(proc)
         return proc.pid
+
+    def _await_own_command_line(self, proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+        """Wait until ``proc`` shows its new command line, or exits.
+
+        ``Popen`` returns once the child's close-on-exec pipe closes, which the kernel does
+        before it lays out the new program's arguments: for a moment /proc/PID/cmdline is
+        empty and ``pid()`` would disown a process just started (about one start in 500 here).
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.pid() is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """SIGTERM our process group, SIGKILL it after ``timeout_s``; False if none ran."""
