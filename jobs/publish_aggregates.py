@@ -158,6 +158,8 @@ def _map_dicts(column: pa.MapArray) -> list[dict | None]:
     """Each row's map as a dict (None for a null map). Built from the flat keys and values: less
     than half the time of ``to_pylist``, which makes a tuple of every pair first. (``keys``,
     ``items`` and ``offsets`` all index the unsliced values, so a sliced batch works too.)"""
+    if column.null_count == len(column):  # e.g. the scores of a batch of hashes
+        return [None] * len(column)
     keys, items, offsets = column.keys.to_pylist(), column.items.to_pylist(), column.offsets.to_pylist()
     maps = [dict(zip(keys[start:end], items[start:end])) for start, end in zip(offsets, offsets[1:])]
     if column.null_count:

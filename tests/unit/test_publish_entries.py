@@ -57,6 +57,13 @@ def test_a_sliced_batch_gives_only_its_own_rows() -> None:
         {"level": "feeder", "area_id": "F-1", "date": "2024-10-27"}, {"meter_id": "M-2"}]
 
 
+def test_a_batch_of_hashes_alone_gives_every_row() -> None:
+    # Its scores column holds only nulls, which is converted without looking at the maps.
+    hashes = entry_batch().filter(pa.array([True, False, True, True]))
+    assert hashes.column("scores").null_count == len(hashes)
+    assert list(arrow_entries([hashes])) == as_rows_say(hashes)
+
+
 def test_durable_rows_made_in_spark_are_those_the_python_writer_makes(spark: SparkSession) -> None:
     rows = entry_batch().to_pylist() + [
         {"family": "meter_hourly", "parts": [("meter_id", "M-1"), ("date", "2024-10-27")],
