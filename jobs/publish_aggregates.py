@@ -2,10 +2,13 @@
 
 Entries follow schemas/cache_keys.py: per meter its day, its hours and its latest day; per
 feeder, substation and region the day's totals; per feeder and region the day's top
-consumers. They are built in Spark as rows (family, key parts, hash fields or zset scores) and
-written from the Spark partitions: each task opens its own Redis client, writes pipelined
-batches (with write-behind, each followed by its durable copies on the stream) and returns its
-count. With write-through, a second Spark job alongside writes the durable copies from the
+consumers. They are built in Spark as rows (family, key parts, hash fields or zset scores),
+given their Redis keys and TTLs (and, with write-behind, their durable copies as JSON) in Spark,
+and written from the Spark partitions by the JVM's RedisEntryWriter (conf/spark/src, Jedis):
+each task opens its own Redis client, writes pipelined batches (with write-behind, each followed
+by its durable copies on the stream) and returns its count. It replaced Python tasks with
+redis-py, which spent twice the client's own CPU per key turning Arrow rows into Python
+objects and commands. With write-through, a second Spark job alongside writes the durable copies from the
 same rows into Cassandra's ``cache_entries`` through the spark-cassandra-connector: the JVM's
 driver writes them several times faster than the Python driver from the tasks did. The
 driver only adds the counts, verifies the version, flips the pointer and retires the old
@@ -16,20 +19,20 @@ straight into Redis.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from functools import partial
 from itertools import chain
+from string import Formatter
+from urllib.parse import urlparse
 
-import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, TimestampNTZType, TimestampType
 from pyspark.sql.window import Window
 
-from jobs.cache_publish import FAMILIES, CacheEntry, CachePublisher, VersionWriter
-from jobs.cache_writeback import WriteBehindQueue
+from jobs.cache_publish import CachePublisher, VersionWriter
+from jobs.cache_writeback import stream_key
 from jobs.clients import cache_client
 from jobs.config import Settings
 from jobs.lake import LakeTableRef
@@ -54,8 +57,6 @@ TOP_CONSUMER_AREAS = (("feeder", "feeder_id"), ("region", "region"))
 
 
 _ISO_SECONDS = "yyyy-MM-dd'T'HH:mm:ss"
-#: What each Spark task of a publish returns: the keys it wrote.
-WRITTEN = pa.schema([("written", pa.int64())])
 #: How the connector writes the durable copies. Each is its own Cassandra partition, so the
 #: connector's default grouping (by partition) sends one row per request: group by the replicas
 #: instead, into unlogged batches, with more of them in flight. On the benchmark's 200,051
@@ -154,54 +155,56 @@ def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, ar
     return entries.where((F.size("fields") > 0) | (F.size("scores") > 0))
 
 
-def _map_dicts(column: pa.MapArray) -> list[dict | None]:
-    """Each row's map as a dict (None for a null map). Built from the flat keys and values: less
-    than half the time of ``to_pylist``, which makes a tuple of every pair first. (``keys``,
-    ``items`` and ``offsets`` all index the unsliced values, so a sliced batch works too.)"""
-    if column.null_count == len(column):  # e.g. the scores of a batch of hashes
-        return [None] * len(column)
-    keys, items, offsets = column.keys.to_pylist(), column.items.to_pylist(), column.offsets.to_pylist()
-    maps = [dict(zip(keys[start:end], items[start:end])) for start, end in zip(offsets, offsets[1:])]
-    if column.null_count:
-        return [value if valid else None for value, valid in zip(maps, column.is_valid().to_pylist())]
-    return maps
+def redis_key(version: str, prefix: str) -> Column:
+    """Each entry row's Redis key under ``version``: its family's pattern (schemas/cache_keys.py)
+    filled from the row's parts in Spark, the same string as ``KeyFamily.key``."""
+    def filled(family: KeyFamily) -> Column:
+        pieces = []
+        for literal, name, _, _ in Formatter().parse(family.pattern):
+            pieces.append(F.lit(literal))
+            if name is not None:
+                pieces.append(F.lit({"prefix": prefix, "version": version}[name]) if name in ("prefix", "version")
+                              else F.col("parts")[name])
+        return F.concat(*pieces)
+    return _per_family(filled)
 
 
-def arrow_entries(batches: Iterable[pa.RecordBatch]) -> Iterator[CacheEntry]:
-    """The CacheEntries of entry rows that came as Arrow record batches."""
-    for batch in batches:
-        kinds = [FAMILIES[name] for name in batch.column("family").to_pylist()]
-        columns = (_map_dicts(batch.column(name)) for name in ("parts", "fields", "scores"))
-        for kind, parts, fields, scores in zip(kinds, *columns):
-            yield CacheEntry(kind, parts, scores if kind.redis_type == "zset" else fields)
+def queued_copy() -> Column:
+    """Each entry row's durable copy as the write-behind stream carries it (JSON of family, parts
+    and value, as WriteBehindQueue writes it and jobs/cache_writeback.py reads it)."""
+    def copy(value: str) -> Column:
+        return F.to_json(F.struct("family", "parts", F.col(value).alias("value")))
+    return F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores"))
 
 
-def write_partition(settings: Settings, writer: VersionWriter, version: str,
-                    batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Runs in a Spark task: write one partition's entries under ``version`` through its own
-    Redis client, as CachePublisher writes (with write-behind, each batch's durable copies
-    queued behind it); yield the keys written."""
-    entries = arrow_entries(batches)
-    first = next(entries, None)
-    written = 0
-    if first is not None:
-        client = cache_client(settings)
-        try:
-            queue = WriteBehindQueue(client, settings.cache.prefix) if settings.cache.durable_mode == "write-behind" \
-                else None
-            written = writer.write(client, version, chain([first], entries), queue)
-        finally:
-            client.close()
-    yield pa.RecordBatch.from_pydict({"written": [written]}, schema=WRITTEN)
+def redis_writer(spark: SparkSession, settings: Settings, writer: VersionWriter, version: str):  # noqa: ANN201
+    """The JVM's RedisEntryWriter (conf/spark/src) for ``version``, connected as jobs/clients.py
+    connects: the configured single server or cluster, ACL user, TLS."""
+    conf = settings.redis
+    url = urlparse(conf.url)
+    nodes = conf.cluster_nodes if settings.cache.cluster else [f"{url.hostname}:{url.port or 6379}"]
+    stream = stream_key(settings.cache.prefix) if settings.cache.durable_mode == "write-behind" else None
+    tls = conf.tls
+    optional = (lambda path: str(path) if path else None)
+    return spark._jvm.org.gridlake.spark.RedisEntryWriter(
+        nodes, settings.cache.cluster, int(url.path.strip("/") or 0), conf.username,
+        conf.password.get_secret_value() if conf.password else None, int(conf.socket_timeout_s * 1000),
+        conf.tls_on, optional(tls.ca_file), optional(tls.cert_file), optional(tls.key_file), tls.check_hostname,
+        writer.batch_size, stream, version)
 
 
 def write_from_partitions(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str) -> int:
-    """Write every entry under ``version`` from the Spark partitions (one task per core; rows
-    reach the Python tasks as Arrow batches); return the keys written, added up from the tasks'
-    counts."""
-    tasks = entries.coalesce(entries.sparkSession.sparkContext.defaultParallelism)
-    counts = tasks.mapInArrow(partial(write_partition, settings, writer, version), "written long")
-    return sum(row.written for row in counts.collect())
+    """Write every entry under ``version`` from the Spark partitions (one task per core), each
+    through the JVM's RedisEntryWriter, and return the keys written, added up from the tasks'
+    counts. Keys, TTLs and (write-behind) durable copies are made here in Spark."""
+    spark = entries.sparkSession
+    ttl = _per_family(lambda family: F.lit(writer.family_ttl_s.get(family.name, writer.ttl_s)).cast("long"))
+    copy = queued_copy() if settings.cache.durable_mode == "write-behind" else F.lit(None).cast("string")
+    rows = entries.select(redis_key(version, writer.prefix).alias("key"), ttl.alias("ttl_s"), "fields", "scores",
+                          copy.alias("copy")).coalesce(spark.sparkContext.defaultParallelism)
+    counts = rows._jdf.mapPartitions(redis_writer(spark, settings, writer, version),
+                                     spark._jvm.org.apache.spark.sql.Encoders.LONG())
+    return sum(counts.collectAsList())
 
 
 def _per_family(column: Callable[[KeyFamily], Column]) -> Column:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
+import pyspark
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import PROJECT_ROOT, Settings
@@ -19,6 +21,8 @@ from jobs.maven import maven_classpath
 
 SPARK_CONF_DIR = PROJECT_ROOT / "conf" / "spark"
 LOG4J_CONF = SPARK_CONF_DIR / "log4j2.properties"
+#: gridlake's own classes for Spark (conf/spark/src), built by the same pom.
+GRIDLAKE_JAR = "gridlake-spark.jar"
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 SQL_EXTENSIONS = (
     "io.delta.sql.DeltaSparkSessionExtension",
@@ -32,16 +36,21 @@ def spark_conf_is_local(master: str) -> bool:
 
 
 def package_jars(settings: Settings) -> list[str]:
-    """The jar files of conf/spark/pom.xml (Cassandra connector, Delta), resolved on first use.
+    """The jar files of conf/spark/pom.xml (Cassandra connector, Delta, Jedis) and gridlake's own
+    (conf/spark/src), resolved and built on first use.
 
     A session started here loads them itself; `spark-submit` needs them on its command line
     (``--jars``, see `gridlake spark-jars`), because its driver JVM is already running when the
     job's code builds the session.
     """
-    build = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["dependency:build-classpath"], properties={},
+    wheel_jars = Path(pyspark.__file__).parent / "jars"
+    scala = next(wheel_jars.glob("scala-library-*.jar")).stem.removeprefix("scala-library-")
+    build = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["package"],
+                            properties={"gridlake.pyspark.jars": str(wheel_jars),
+                                        "gridlake.spark.version": pyspark.__version__, "gridlake.scala.version": scala},
                             build_dir=settings.state_path / "spark" / "classpath", env=java_environment(settings),
                             maven_repo=settings.maven_repo)
-    return build.classpath.split(":")
+    return [str(build.output_dir / GRIDLAKE_JAR), *build.classpath.split(":")]
 
 
 def driver_java_options(settings: Settings) -> str:
