@@ -1,8 +1,8 @@
 """Publish a versioned namespace of keys into Redis and flip the API over to it at once.
 
 A publish writes every key of one local day's new version (layout in schemas/cache_keys.py)
-with pipelined writes (``VersionWriter``: from this process with ``publish``, or from Spark
-tasks with ``publish_with``, see jobs/publish_aggregates.py), counts what landed, and only then
+with pipelined writes (``VersionWriter`` from this process with ``publish``, or the Spark
+tasks' JVM writer with ``publish_with``, see jobs/publish_aggregates.py), counts what landed, and only then
 flips the day's pointer ``<prefix>:live:<date>`` (a single-key SET, the only atomic change a
 Redis Cluster allows). The day's previous version then expires after a grace period, so
 readers that fetched the old pointer just before the flip still find their keys. A failure
@@ -87,8 +87,9 @@ def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
 @dataclass(frozen=True)
 class VersionWriter:
     """How the keys of a version are written: pipelined batches of HSET or ZADD plus EXPIRE,
-    each batch followed by its durable copies. Plain data, so that a Spark task carries it and
-    writes its partition exactly as the driver writes an iterable (one code path)."""
+    each batch followed by its durable copies. ``write`` does it from this process (``publish``);
+    the Spark publish hands the same batch size, prefix and TTLs to the JVM's RedisEntryWriter,
+    which sends the same commands from the tasks (jobs/publish_aggregates.py)."""
 
     ttl_s: int
     prefix: str = PREFIX

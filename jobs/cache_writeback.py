@@ -44,7 +44,9 @@ def dead_letter_key(prefix: str = PREFIX) -> str:
 
 
 class WriteBehindQueue:
-    """The producer side: what a publish appends instead of writing Cassandra itself."""
+    """The producer side from Python: what a publish from this process (``CachePublisher`` with
+    this sink) appends instead of writing Cassandra itself. The Spark publish appends the same
+    entries from the JVM (``queued_copy`` in jobs/publish_aggregates.py)."""
 
     def __init__(self, client: RedisClient, prefix: str = PREFIX) -> None:
         self.client = client
