@@ -7,12 +7,11 @@ given their Redis keys and TTLs (and, with write-behind, their durable copies as
 and written from the Spark partitions by the JVM's RedisEntryWriter (conf/spark/src, Jedis):
 each task opens its own Redis client, writes pipelined batches (with write-behind, each followed
 by its durable copies on the stream) and returns its count. It replaced Python tasks with
-redis-py, which spent twice the client's own CPU per key turning Arrow rows into Python
-objects and commands. With write-through, a second Spark job alongside writes the durable copies from the
-same rows into Cassandra's ``cache_entries`` through the spark-cassandra-connector: the JVM's
-driver writes them several times faster than the Python driver from the tasks did. The
-driver only adds the counts, verifies the version, flips the pointer and retires the old
-version (jobs/cache_publish.py). Corrections go through the lake (rerun the date), never
+redis-py, which spent about twice the client's own CPU per key turning Arrow rows into Python
+objects and commands. With write-through, a second Spark job alongside writes the durable
+copies from the same rows into Cassandra's ``cache_entries`` through the
+spark-cassandra-connector. The driver only adds the counts, verifies the version, flips the
+pointer and retires the old version (jobs/cache_publish.py). Corrections go through the lake (rerun the date), never
 straight into Redis.
 """
 
@@ -23,9 +22,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from itertools import chain
+from pathlib import Path
 from string import Formatter
 from urllib.parse import urlparse
 
+from py4j.java_gateway import JavaObject
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, TimestampNTZType, TimestampType
@@ -177,20 +178,22 @@ def queued_copy() -> Column:
     return F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores"))
 
 
-def redis_writer(spark: SparkSession, settings: Settings, writer: VersionWriter, version: str):  # noqa: ANN201
+def _path(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def redis_writer(spark: SparkSession, settings: Settings, writer: VersionWriter, version: str) -> JavaObject:
     """The JVM's RedisEntryWriter (conf/spark/src) for ``version``, connected as jobs/clients.py
     connects: the configured single server or cluster, ACL user, TLS."""
     conf = settings.redis
     url = urlparse(conf.url)
     nodes = conf.cluster_nodes if settings.cache.cluster else [f"{url.hostname}:{url.port or 6379}"]
     stream = stream_key(settings.cache.prefix) if settings.cache.durable_mode == "write-behind" else None
-    tls = conf.tls
-    optional = (lambda path: str(path) if path else None)
     return spark._jvm.org.gridlake.spark.RedisEntryWriter(
         nodes, settings.cache.cluster, int(url.path.strip("/") or 0), conf.username,
         conf.password.get_secret_value() if conf.password else None, int(conf.socket_timeout_s * 1000),
-        conf.tls_on, optional(tls.ca_file), optional(tls.cert_file), optional(tls.key_file), tls.check_hostname,
-        writer.batch_size, stream, version)
+        conf.tls_on, _path(conf.tls.ca_file), _path(conf.tls.cert_file), _path(conf.tls.key_file),
+        conf.tls.check_hostname, writer.batch_size, stream, version)
 
 
 def write_from_partitions(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str) -> int:
