@@ -35,6 +35,12 @@ def spark_conf_is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+def spark_home() -> Path:
+    """The Spark installation of the pyspark wheel: ``SPARK_HOME`` inside spark-submit, whose
+    Python imports pyspark from a zip there, else the installed package's own folder."""
+    return Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent).resolve()
+
+
 def package_jars(settings: Settings) -> list[str]:
     """The jar files of conf/spark/pom.xml (Cassandra connector, Delta, Jedis) and gridlake's own
     (conf/spark/src), resolved and built on first use.
@@ -43,7 +49,7 @@ def package_jars(settings: Settings) -> list[str]:
     (``--jars``, see `gridlake spark-jars`), because its driver JVM is already running when the
     job's code builds the session.
     """
-    wheel_jars = Path(pyspark.__file__).parent / "jars"
+    wheel_jars = spark_home() / "jars"
     scala = next(wheel_jars.glob("scala-library-*.jar")).stem.removeprefix("scala-library-")
     build = maven_classpath(SPARK_CONF_DIR / "pom.xml", goals=["package"],
                             properties={"gridlake.pyspark.jars": str(wheel_jars),
