@@ -7,7 +7,7 @@ given their Redis keys and TTLs (and, with write-behind, their durable copies as
 and written from the Spark partitions by the JVM's RedisEntryWriter (conf/spark/src, Jedis):
 each task opens its own Redis client, writes pipelined batches (with write-behind, each followed
 by its durable copies on the stream) and returns its count. It replaced Python tasks with
-redis-py, which spent about twice the client's own CPU per key turning Arrow rows into Python
+redis-py, which spent 1.8 times the client's own CPU per key turning Arrow rows into Python
 objects and commands. With write-through, a second Spark job alongside writes the durable
 copies from the same rows into Cassandra's ``cache_entries`` through the
 spark-cassandra-connector. The driver only adds the counts, verifies the version, flips the

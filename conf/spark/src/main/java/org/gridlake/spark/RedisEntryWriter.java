@@ -43,7 +43,7 @@ import redis.clients.jedis.params.XAddParams;
  * in Spark) are appended as one stream entry {version, copies: [..]} after the batch, as
  * jobs/cache_writeback.py reads them.
  *
- * <p>Why in the JVM: the Python tasks spent twice the client's CPU per key (Arrow to Python
+ * <p>Why in the JVM: the Python tasks spent 1.8 times the client's CPU per key (Arrow to Python
  * objects, then redis-py's command packing); Jedis pipelines the rows where Spark holds them.
  * Key layout, TTLs and the copies' JSON are all made in Spark from schemas/cache_keys.py; this
  * class only sends them. Connection settings mirror jobs/clients.py redis_options.
