@@ -12,6 +12,7 @@ import java.security.PrivateKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.HashSet;
@@ -33,6 +34,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.params.XAddParams;
 
@@ -99,29 +101,38 @@ public final class RedisEntryWriter implements MapPartitionsFunction<Row, Long> 
     return List.of(written).iterator();
   }
 
-  /** One pipeline round trip: up to batchSize keys, then their durable copies. */
+  /**
+   * One pipeline round trip: up to batchSize keys, then their durable copies. A reply that is an
+   * error (out of memory, a refused command) fails the task, and with it the publish before the
+   * flip: a pipeline's sync alone would let it pass unseen.
+   */
   private int writeBatch(UnifiedJedis client, Iterator<Row> rows) {
     StringBuilder copies = stream == null ? null : new StringBuilder("[");
+    List<Response<?>> replies = new ArrayList<>(2 * batchSize + 1);
     int count = 0;
     try (AbstractPipeline pipe = client.pipelined()) {
       while (count < batchSize && rows.hasNext()) {
         Row row = rows.next();
         String key = row.getString(0);
         if (row.isNullAt(3)) {
-          pipe.hset(key, row.<String, String>getJavaMap(2));
+          replies.add(pipe.hset(key, row.<String, String>getJavaMap(2)));
         } else {
-          pipe.zadd(key, row.<String, Double>getJavaMap(3));
+          replies.add(pipe.zadd(key, row.<String, Double>getJavaMap(3)));
         }
-        pipe.expire(key, row.getLong(1));
+        replies.add(pipe.expire(key, row.getLong(1)));
         if (copies != null) {
           copies.append(count == 0 ? "" : ",").append(row.getString(4));
         }
         count++;
       }
       if (copies != null) {
-        pipe.xadd(stream, XAddParams.xAddParams(), Map.of("version", version, "copies", copies.append(']').toString()));
+        replies.add(pipe.xadd(stream, XAddParams.xAddParams(),
+                              Map.of("version", version, "copies", copies.append(']').toString())));
       }
       pipe.sync();
+    }
+    for (Response<?> reply : replies) {
+      reply.get();  // throws the reply's error
     }
     return count;
   }
