@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
 from jobs import publish_aggregates
@@ -128,3 +129,28 @@ def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
                            "--date", "2024-10-27", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"meter_id": "M-2", "date": "2024-10-27", "kwh_import": "30.000"}
+
+
+def test_a_refused_write_fails_the_publish_before_the_flip(published: Settings, spark: SparkSession) -> None:
+    """A write-behind publish as a user that may not append to the stream: the tasks' writer
+    sees the error reply (a pipeline's sync alone would not), so the publish fails and the API
+    stays on the version it served."""
+    admin = cache_client(published)
+    live_key = cache_keys.day_pointer_key(DAY.isoformat(), published.cache.prefix)
+    live = admin.get(live_key)
+    user, password = "gridlake-test-no-xadd", "no-xadd-secret"
+    masters = ([admin.get_redis_connection(node) for node in admin.get_primaries()]
+               if published.cache.cluster else [admin])
+    refused = published.model_copy(deep=True)
+    refused.cache.durable_mode = "write-behind"
+    refused.redis.username, refused.redis.password = user, SecretStr(password)
+    for master in masters:
+        master.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["~*"], channels=["&*"],
+                           commands=["+@all", "-xadd"])
+    try:
+        with pytest.raises(Exception, match="NOPERM"):
+            publish_aggregates.main(refused, DAY, spark)
+    finally:
+        for master in masters:
+            master.acl_deluser(user)
+    assert admin.get(live_key) == live is not None
