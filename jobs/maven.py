@@ -2,9 +2,9 @@
 
 Maven downloads into the standard local repository (~/.m2, or ``maven_repo`` in conf) and
 writes the classpath into the state dir under a name derived from the project's files and
-properties. While that file exists and every jar on it does too, starting the server needs
-neither Maven nor the network; editing the pom or its sources makes a new name, so a stale
-build is never reused.
+properties. While that file exists, every jar on it does too, and so do the project's own
+products (its jar), starting the server needs neither Maven nor the network; editing the pom
+or its sources makes a new name, so a stale build is never reused.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ def _fingerprint(project_dir: Path, properties: dict[str, str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _valid_classpath(path: Path) -> str | None:
-    if not path.is_file():
+def _finished_classpath(classpath_file: Path, output_dir: Path, products: tuple[str, ...]) -> str | None:
+    """The classpath a build wrote, if the build is whole: the file, every jar on it and every
+    one of the project's ``products`` in ``output_dir`` exist."""
+    if not classpath_file.is_file() or not all((output_dir / product).is_file() for product in products):
         return None
-    classpath = path.read_text().strip()
+    classpath = classpath_file.read_text().strip()
     if classpath and all(Path(jar).exists() for jar in classpath.split(":")):
         return classpath
     return None
@@ -54,16 +56,18 @@ def maven_classpath(
     build_dir: Path,
     env: dict[str, str],
     maven_repo: Path | None,
+    products: tuple[str, ...] = (),
 ) -> MavenBuild:
     """Run ``goals`` on ``pom`` once and return the classpath it writes.
 
     The goals must write the classpath to the file named by the ``gridlake.classpath.file``
-    property and may build into ``gridlake.build.dir``; both are passed in.
+    property and may build into ``gridlake.build.dir``; both are passed in. ``products``: the
+    files the goals leave in that folder (the project's jar); a build missing one is redone.
     """
     key = _fingerprint(pom.parent, properties)
     classpath_file = build_dir / f"classpath-{key}.txt"
     output_dir = build_dir / key
-    cached = _valid_classpath(classpath_file)
+    cached = _finished_classpath(classpath_file, output_dir, products)
     if cached is not None:
         return MavenBuild(cached, output_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,7 @@ def maven_classpath(
     if maven_repo is not None:
         argv.append(f"-Dmaven.repo.local={maven_repo.expanduser()}")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    classpath = _valid_classpath(classpath_file)
+    classpath = _finished_classpath(classpath_file, output_dir, products)
     if done.returncode != 0 or classpath is None:
         error = next((line for line in done.stdout.splitlines() if "[ERROR]" in line), done.stdout[-500:])
         raise MavenError(f"maven: building {pom} failed: {error.strip() or done.stderr[-500:]}")

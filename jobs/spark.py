@@ -55,7 +55,7 @@ def package_jars(settings: Settings) -> list[str]:
                             properties={"gridlake.pyspark.jars": str(wheel_jars),
                                         "gridlake.spark.version": pyspark.__version__, "gridlake.scala.version": scala},
                             build_dir=settings.state_path / "spark" / "classpath", env=java_environment(settings),
-                            maven_repo=settings.maven_repo)
+                            maven_repo=settings.maven_repo, products=(GRIDLAKE_JAR,))
     return [str(build.output_dir / GRIDLAKE_JAR), *build.classpath.split(":")]
 
 

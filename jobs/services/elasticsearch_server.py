@@ -82,6 +82,7 @@ class ElasticsearchServer:
             build_dir=self.home / "build",
             env=env,
             maven_repo=self.settings.maven_repo,
+            products=(LAUNCHER_JAR,),
         )
         self.cluster_home.mkdir(parents=True, exist_ok=True)
         classpath = f"{build.output_dir / LAUNCHER_JAR}:{build.classpath}"
