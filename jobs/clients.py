@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlparse
 
 import redis
 from cassandra import ProtocolVersion
@@ -104,19 +103,15 @@ def open_redis(conf: RedisConf, cluster: bool = False) -> redis.Redis | redis.Re
     """A connected client of the configured single server, or of the Redis Cluster of
     ``conf.cluster_nodes``; raises RedisUnavailable with one line when it cannot talk to it."""
     options = redis_options(conf)
-    if cluster:
-        where = ",".join(conf.cluster_nodes)
-    else:
-        url = urlparse(conf.url)
-        where = f"{url.hostname}:{url.port or 6379}"
+    host, port, database = conf.server
+    where = ",".join(conf.cluster_nodes) if cluster else f"{host}:{port}"
     try:
         if cluster:
             nodes = [redis.cluster.ClusterNode(host, int(port))
                      for host, _, port in (node.rpartition(":") for node in conf.cluster_nodes)]
             client: redis.Redis | redis.RedisCluster = redis.RedisCluster(startup_nodes=nodes, **options)
         else:
-            client = redis.Redis(host=url.hostname, port=url.port or 6379, db=int(url.path.strip("/") or 0),
-                                 **options)
+            client = redis.Redis(host=host, port=port, db=database, **options)
         client.ping()
     except (redis.RedisError, OSError) as exc:
         raise RedisUnavailable(_describe_failure(conf, where, exc)) from None

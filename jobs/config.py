@@ -179,6 +179,12 @@ class RedisConf(_Section):
         return value
 
     @property
+    def server(self) -> tuple[str, int, int]:
+        """The single server's host, port and database number, from ``url``."""
+        url = urlparse(self.url)
+        return url.hostname or "", url.port or 6379, int(url.path.strip("/") or 0)
+
+    @property
     def tls_on(self) -> bool:
         """TLS is used when asked for either way: ``tls.enabled`` or a ``rediss://`` url."""
         return self.tls.enabled or urlparse(self.url).scheme == "rediss"

@@ -24,7 +24,6 @@ from datetime import date
 from itertools import chain
 from pathlib import Path
 from string import Formatter
-from urllib.parse import urlparse
 
 from py4j.java_gateway import JavaObject
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -186,11 +185,11 @@ def redis_writer(spark: SparkSession, settings: Settings, writer: VersionWriter,
     """The JVM's RedisEntryWriter (conf/spark/src) for ``version``, connected as jobs/clients.py
     connects: the configured single server or cluster, ACL user, TLS."""
     conf = settings.redis
-    url = urlparse(conf.url)
-    nodes = conf.cluster_nodes if settings.cache.cluster else [f"{url.hostname}:{url.port or 6379}"]
+    host, port, database = conf.server
+    nodes = conf.cluster_nodes if settings.cache.cluster else [f"{host}:{port}"]
     stream = stream_key(settings.cache.prefix) if settings.cache.durable_mode == "write-behind" else None
     return spark._jvm.org.gridlake.spark.RedisEntryWriter(
-        nodes, settings.cache.cluster, int(url.path.strip("/") or 0), conf.username,
+        nodes, settings.cache.cluster, database, conf.username,
         conf.password.get_secret_value() if conf.password else None, int(conf.socket_timeout_s * 1000),
         conf.tls_on, _path(conf.tls.ca_file), _path(conf.tls.cert_file), _path(conf.tls.key_file),
         conf.tls.check_hostname, writer.batch_size, stream, version)

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import redis
 
@@ -110,11 +109,9 @@ class RedisServer:
     name = "redis"
 
     def __init__(self, settings: Settings, tls: ServerTls | None = None) -> None:
-        url = urlparse(settings.redis.url)
         self.conf = settings.redis
         self.tls = tls
-        self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or 6379
+        self.host, self.port, _ = settings.redis.server
         self.maxmemory = settings.services.redis.maxmemory
         self.data_dir = settings.state_path / "redis"
         self.process = ManagedProcess(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import ConfigError, load_settings
+from jobs.config import ConfigError, RedisConf, load_settings
 
 
 @pytest.fixture
@@ -89,3 +89,10 @@ def test_unknown_cache_key_family_lists_the_known_ones(conf_dir: Path) -> None:
     (conf_dir / "local.yaml").write_text("cache:\n  family_ttl_days:\n    meter_weekly: 3\n")
     with pytest.raises(ConfigError, match=r"cache\.family_ttl_days.*unknown key family 'meter_weekly'.*meter_daily"):
         load_settings("local", conf_dir)
+
+
+@pytest.mark.parametrize(("url", "server"), [("redis://127.0.0.1:6379/0", ("127.0.0.1", 6379, 0)),
+                                             ("rediss://cache.example:6380/3", ("cache.example", 6380, 3)),
+                                             ("redis://cache.example", ("cache.example", 6379, 0))])
+def test_the_redis_server_is_read_from_the_url(url: str, server: tuple) -> None:
+    assert RedisConf(url=url).server == server
