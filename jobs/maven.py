@@ -49,6 +49,11 @@ class MavenBuild:
     output_dir: Path
 
 
+def build_location(pom: Path, properties: dict[str, str], build_dir: Path) -> Path:
+    """The folder a build of ``pom`` with ``properties`` writes into (there or not yet)."""
+    return build_dir / _fingerprint(pom.parent, properties)
+
+
 def maven_classpath(
     pom: Path,
     goals: list[str],
@@ -64,9 +69,8 @@ def maven_classpath(
     property and may build into ``gridlake.build.dir``; both are passed in. ``products``: the
     files the goals leave in that folder (the project's jar); a build missing one is redone.
     """
-    key = _fingerprint(pom.parent, properties)
-    classpath_file = build_dir / f"classpath-{key}.txt"
-    output_dir = build_dir / key
+    output_dir = build_location(pom, properties, build_dir)
+    classpath_file = build_dir / f"classpath-{output_dir.name}.txt"
     cached = _finished_classpath(classpath_file, output_dir, products)
     if cached is not None:
         return MavenBuild(cached, output_dir)
