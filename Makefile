@@ -59,7 +59,7 @@ services: setup
 # (2,000 meters, 2 days) run through Airflow's grid_daily, the real SGSC households loaded
 # into Cassandra, then a summary of what came out. `make demo-real` then runs two of the
 # households' days through the same jobs with `gridlake backfill` (a fresh driver JVM: about
-# 2.5 minutes more, kept out of `make demo` so that it stays under 10 minutes). The stack
+# 2.5 minutes more, kept out of `make demo` to keep it short). The stack
 # check (`gridlake run smoke`) is left to the tests and to diagnosing a new machine: the
 # pipeline itself exercises every part it checks.
 DEMO_START := 2024-10-26
