@@ -8,6 +8,7 @@ later ones start offline, and the same pom pins the versions for every job and n
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,10 @@ from pyspark.sql import DataFrame, SparkSession
 from jobs.config import PROJECT_ROOT, Settings
 from jobs.java import java_environment
 from jobs.maven import build_location, maven_classpath
+
+# py4j logs every gateway connection it opens and closes at INFO: noise in a job's log under
+# Airflow's INFO handlers, and at interpreter exit a "Logging error" on an already closed stream.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 SPARK_CONF_DIR = PROJECT_ROOT / "conf" / "spark"
 LOG4J_CONF = SPARK_CONF_DIR / "log4j2.properties"
