@@ -16,13 +16,26 @@ from jobs.config import ConfigError, Settings
 REQUIRED_MAJOR = 17
 
 
-def java_major_version(java_home: Path) -> int | None:
-    """The major version that ``java_home/release`` declares, or None if unreadable."""
+def _release_field(java_home: Path, name: str) -> str | None:
+    """A field of ``java_home/release`` (``JAVA_VERSION``, ...), or None if unreadable."""
     release = java_home / "release"
     if not release.is_file():
         return None
-    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(), re.MULTILINE)
-    return int(match.group(1)) if match else None
+    match = re.search(rf'^{name}="([^"]*)"', release.read_text(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def java_major_version(java_home: Path) -> int | None:
+    """The major version that ``java_home/release`` declares, or None if unreadable."""
+    version = _release_field(java_home, "JAVA_VERSION")
+    match = re.match(r"\d+", version or "")
+    return int(match.group(0)) if match else None
+
+
+def java_runtime_version(java_home: Path) -> str | None:
+    """The full runtime version (build and vendor suffix included) ``java_home/release``
+    declares, or None if unreadable."""
+    return _release_field(java_home, "JAVA_RUNTIME_VERSION")
 
 
 def java_17_home(settings: Settings) -> Path:

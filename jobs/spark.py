@@ -17,7 +17,7 @@ import pyspark
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import PROJECT_ROOT, Settings
-from jobs.java import java_environment
+from jobs.java import java_environment, java_runtime_version
 from jobs.maven import build_location, maven_classpath
 
 # py4j logs every gateway connection it opens and closes at INFO: noise in a job's log under
@@ -76,9 +76,7 @@ def class_archive(settings: Settings) -> Path | None:
     the build of the jars it holds classes of, named after the Java runtime that made it, so a
     changed pom, pyspark or Java looks for an archive of its own. Found without running Maven;
     None when the Java runtime does not say its version."""
-    release = settings.java_home / "release"
-    lines = release.read_text().splitlines() if release.is_file() else []
-    runtime = next((line.split("=", 1)[1].strip('"') for line in lines if line.startswith("JAVA_RUNTIME_VERSION=")), None)
+    runtime = java_runtime_version(settings.java_home)
     return build_location(*_package_build(settings)) / f"driver-classes-{runtime}.jsa" if runtime else None
 
 
