@@ -53,10 +53,12 @@ class WriteBehindQueue:
         self.stream = stream_key(prefix)
 
     def write(self, version: str, entries: Sequence[CacheEntry]) -> int:
-        """Append the durable copies of ``entries`` as one stream entry; same contract as
-        DurableCopies.write."""
-        copies = [{"family": entry.family.name, "parts": entry.parts, "value": entry.value} for entry in entries]
-        self.client.xadd(self.stream, {"version": version, "copies": orjson.dumps(copies)})
+        """Append the durable copies of ``entries`` (those that have one) as one stream entry;
+        same contract as DurableCopies.write."""
+        copies = [{"family": entry.family.name, "parts": entry.parts, "value": entry.value}
+                  for entry in entries if entry.family.has_durable_copy]
+        if copies:
+            self.client.xadd(self.stream, {"version": version, "copies": orjson.dumps(copies)})
         return len(copies)
 
 

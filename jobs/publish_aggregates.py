@@ -171,10 +171,11 @@ def redis_key(version: str, prefix: str) -> Column:
 
 def queued_copy() -> Column:
     """Each entry row's durable copy as the write-behind stream carries it (JSON of family, parts
-    and value, as WriteBehindQueue writes it and jobs/cache_writeback.py reads it)."""
+    and value, as WriteBehindQueue writes it and jobs/cache_writeback.py reads it); null for a
+    family without copies of its own (``has_durable_copy``)."""
     def copy(value: str) -> Column:
         return F.to_json(F.struct("family", "parts", F.col(value).alias("value")))
-    return F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores"))
+    return F.when(_has_durable_copy(), F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores")))
 
 
 def _path(path: Path | None) -> str | None:
@@ -222,16 +223,19 @@ def _joined_parts(names: tuple[str, ...]) -> Column:
     return F.concat_ws(":", *(F.col("parts")[name] for name in names))
 
 
+def _has_durable_copy() -> Column:
+    return F.col("family").isin(*(family.name for family in KEY_FAMILIES if family.has_durable_copy))
+
+
 def durable_rows(entries: DataFrame, version: str) -> DataFrame:
     """The ``cache_entries`` rows of entry rows published under ``version``: the Spark form of
     DurableCopies' rows (jobs/cache_durable.py), partition and row named by the family's
     ``durable_tag`` and ``durable_item`` (schemas/cache_keys.py), the value as JSON."""
-    item = _per_family(lambda family: F.col("fields")[family.newest_by] if family.newest_by
-                       else _joined_parts(family.item_parts))
     value = F.when(F.col("scores").isNotNull(), F.to_json("scores")).otherwise(F.to_json("fields"))
-    return entries.select("family", _per_family(lambda family: _joined_parts(family.tag_parts)).alias("tag"),
-                          item.alias("item"), F.lit(version).alias("version"), value.alias("value"),
-                          F.current_timestamp().alias("written_at"))
+    return entries.where(_has_durable_copy()).select(
+        "family", _per_family(lambda family: _joined_parts(family.tag_parts)).alias("tag"),
+        _per_family(lambda family: _joined_parts(family.item_parts)).alias("item"), F.lit(version).alias("version"),
+        value.alias("value"), F.current_timestamp().alias("written_at"))
 
 
 def write_durable_copies(entries: DataFrame, settings: Settings, version: str) -> None:

@@ -13,7 +13,7 @@ cluster slot: all keys of a meter share ``{meter_id}``, all keys of an area shar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 #: The namespace of every key; conf can run several (e.g. tests beside a developer's own).
 PREFIX = "gridlake"
@@ -42,27 +42,27 @@ class KeyFamily:
     #: The parts inside the hash tag, and the rest: together they name the durable copy's row.
     tag_parts: tuple[str, ...]
     item_parts: tuple[str, ...]
-    #: For a family whose key names no day but whose value holds one (``meter_latest``): its
-    #: durable copies keep one row per value of this field, and a read takes the greatest. Two
-    #: publishes of different days that both began as the newest then leave the later day as
-    #: the latest in Cassandra, whichever of them writes last.
-    newest_by: str | None = None
+    #: For a family whose values are another family's newest entry in Cassandra (``meter_latest``
+    #: is the meter's newest ``meter_daily`` plus its date): it keeps no durable copy of its own,
+    #: and a miss reads the newest row of that family's partition. Two publishes of different
+    #: days, whichever writes Cassandra last, leave the later day as the newest row.
+    newest_of: KeyFamily | None = None
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
         return self.pattern.format(prefix=prefix, version=version, **parts)
+
+    @property
+    def has_durable_copy(self) -> bool:
+        """Whether the entries of this family are written to Cassandra's ``cache_entries``."""
+        return self.newest_of is None
 
     def durable_tag(self, parts: dict[str, str]) -> str:
         """The partition of the entry's durable copies in Cassandra's ``cache_entries``."""
         return ":".join(parts[p] for p in self.tag_parts)
 
-    def durable_item(self, parts: dict[str, str], value: dict[str, Any] | None = None) -> str:
-        """The row of the entry's durable copy within its partition: the key's other parts, or
-        the ``newest_by`` field of its value."""
-        if self.newest_by is None:
-            return ":".join(parts[p] for p in self.item_parts)
-        if value is None or self.newest_by not in value:
-            raise ValueError(f"{self.name} entry {parts} has no {self.newest_by!r} field")
-        return str(value[self.newest_by])
+    def durable_item(self, parts: dict[str, str]) -> str:
+        """The row of the entry's durable copy within its partition: the key's other parts."""
+        return ":".join(parts[p] for p in self.item_parts)
 
 
 METER_DAILY = KeyFamily(
@@ -78,7 +78,7 @@ METER_HOURLY = KeyFamily(
 METER_LATEST = KeyFamily(
     "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "hash",
     "the meter's latest published day: same fields as meter_daily plus its date",
-    tag_parts=("meter_id",), item_parts=(), newest_by="date",
+    tag_parts=("meter_id",), item_parts=(), newest_of=METER_DAILY,
 )
 AREA_DAILY = KeyFamily(
     "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",

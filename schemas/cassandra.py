@@ -136,9 +136,9 @@ LOAD_REJECTS = Table(
 
 #: Durable copies of the published cache entries (written through or behind Redis): one row
 #: per Redis key, keyed like the key layout (family, hash tag, the rest), so a cache miss is
-#: one single-partition read; ``meter_latest`` keeps one row per day it held and a miss reads
-#: the newest (schemas/cache_keys.py, ``newest_by``). ``value`` is the entry as JSON (hash
-#: fields or zset scores).
+#: one single-partition read; ``meter_latest`` has no rows: a miss reads the newest row of the
+#: meter's ``meter_daily`` partition (schemas/cache_keys.py, ``newest_of``). ``value`` is the
+#: entry as JSON (hash fields or zset scores).
 CACHE_ENTRIES = Table(
     name="cache_entries",
     columns={"family": "text", "tag": "text", "item": "text", "version": "text", "value": "text",

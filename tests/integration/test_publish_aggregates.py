@@ -95,14 +95,15 @@ def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
 
 
 def test_write_through_stores_the_durable_copies_of_this_version(published: Settings) -> None:
-    """One durable copy per key of the live version, holding what Redis holds."""
+    """One durable copy per key of the live version, holding what Redis holds; meter_latest is
+    each meter's newest meter_daily copy, and reads back as Redis holds it too."""
     client = cache_client(published)
     live = client.get(cache_keys.pointer_key(published.cache.prefix)).decode()
     with cassandra_session(published) as session:
         copies = session.execute(f"SELECT family, tag, item, value FROM {published.cassandra.keyspace}.cache_entries "
                                  "WHERE version = %s ALLOW FILTERING", (live,)).all()
     assert published.cache.durable_mode == "write-through"
-    assert len(copies) == 10, "as many copies as keys published"
+    assert len(copies) == 10 - 2, "as many copies as keys published, but the 2 meters' meter_latest"
     for copy in copies:
         family = FAMILIES[copy.family]
         parts = {**dict(zip(family.tag_parts, copy.tag.split(":"))), **dict(zip(family.item_parts, [copy.item]))}
@@ -114,6 +115,12 @@ def test_write_through_stores_the_durable_copies_of_this_version(published: Sett
         assert json.loads(copy.value) == in_redis, key
     hours = next(json.loads(c.value) for c in copies if (c.family, c.tag) == ("meter_hourly", "M-1"))
     assert hours == {"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}
+    with cassandra_session(published) as session:
+        durable = DurableCopies(session, published.cassandra.keyspace)
+        for meter in ("M-1", "M-2"):
+            key = cache_keys.METER_LATEST.key(live, published.cache.prefix, meter_id=meter)
+            in_redis = {field.decode(): value.decode() for field, value in client.hgetall(key).items()}
+            assert durable.read(cache_keys.METER_LATEST, {"meter_id": meter}) == in_redis, key
 
 
 def test_cache_get_reads_the_configured_redis(published: Settings) -> None:

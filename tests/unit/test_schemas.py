@@ -67,10 +67,11 @@ def test_search_templates_are_strict_and_geo_mapped(alias: str) -> None:
     assert mappings["properties"]["location"] == {"type": "geo_point"}
 
 
-def test_a_meters_latest_keeps_one_durable_row_per_day_it_held() -> None:
-    latest = cache_keys.METER_LATEST
-    assert (latest.durable_tag({"meter_id": "M-1"}), latest.durable_item({"meter_id": "M-1"}, {"date": "2024-10-27"})) \
-        == ("M-1", "2024-10-27")
-    assert cache_keys.METER_DAILY.durable_item({"meter_id": "M-1", "date": "2024-10-26"}) == "2024-10-26"
-    with pytest.raises(ValueError, match=r"meter_latest entry \{'meter_id': 'M-1'\} has no 'date' field"):
-        latest.durable_item({"meter_id": "M-1"}, {"kwh_import": "1.0"})
+def test_a_meters_latest_is_read_from_its_daily_copies() -> None:
+    """meter_latest keeps no durable rows: a miss reads the newest row of the meter's meter_daily
+    partition, so both families must name the same partition."""
+    latest, daily = cache_keys.METER_LATEST, cache_keys.METER_DAILY
+    assert latest.newest_of is daily and not latest.has_durable_copy
+    assert latest.durable_tag({"meter_id": "M-1"}) == daily.durable_tag({"meter_id": "M-1", "date": "2024-10-26"})
+    assert daily.durable_item({"meter_id": "M-1", "date": "2024-10-26"}) == "2024-10-26"
+    assert all(family.has_durable_copy for family in cache_keys.KEY_FAMILIES if family is not latest)

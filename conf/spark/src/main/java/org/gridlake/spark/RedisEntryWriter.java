@@ -42,8 +42,8 @@ import redis.clients.jedis.params.XAddParams;
  * Writes a Spark partition of cache entries into Redis, in pipelined batches, and returns how
  * many it wrote. Each row is (key, ttl_s, fields, scores, copy): a hash (fields) or a sorted set
  * (scores) written with its TTL; with a stream, each batch's durable copies (JSON objects, made
- * in Spark) are appended as one stream entry {version, copies: [..]} after the batch, as
- * jobs/cache_writeback.py reads them.
+ * in Spark; null for a key without a copy of its own) are appended as one stream entry
+ * {version, copies: [..]} after the batch, as jobs/cache_writeback.py reads them.
  *
  * <p>Why in the JVM: the Python tasks spent 1.8 times the client's CPU per key (Arrow to Python
  * objects, then redis-py's command packing); Jedis pipelines the rows where Spark holds them.
@@ -110,6 +110,7 @@ public final class RedisEntryWriter implements MapPartitionsFunction<Row, Long> 
     StringBuilder copies = stream == null ? null : new StringBuilder("[");
     List<Response<?>> replies = new ArrayList<>(2 * batchSize + 1);
     int count = 0;
+    int copied = 0;
     try (AbstractPipeline pipe = client.pipelined()) {
       while (count < batchSize && rows.hasNext()) {
         Row row = rows.next();
@@ -120,12 +121,12 @@ public final class RedisEntryWriter implements MapPartitionsFunction<Row, Long> 
           replies.add(pipe.zadd(key, row.<String, Double>getJavaMap(3)));
         }
         replies.add(pipe.expire(key, row.getLong(1)));
-        if (copies != null) {
-          copies.append(count == 0 ? "" : ",").append(row.getString(4));
+        if (copies != null && !row.isNullAt(4)) {
+          copies.append(copied++ == 0 ? "" : ",").append(row.getString(4));
         }
         count++;
       }
-      if (copies != null) {
+      if (copied > 0) {
         replies.add(pipe.xadd(stream, XAddParams.xAddParams(),
                               Map.of("version", version, "copies", copies.append(']').toString())));
       }
