@@ -320,6 +320,15 @@ def spark_jars_command(env: EnvOption = None) -> None:
     sys.stdout.write(",".join(package_jars(_settings(env))) + "\n")
 
 
+@app.command("spark-driver-options")
+def spark_driver_options_command(env: EnvOption = None) -> None:
+    """Print the JVM options for `spark-submit --driver-java-options`: the log configuration,
+    collector and class archive every Spark driver gridlake starts itself gets."""
+    from jobs.spark import driver_java_options
+
+    sys.stdout.write(driver_java_options(_settings(env)) + "\n")
+
+
 @app.command("spark-archive")
 def spark_archive_command(env: EnvOption = None) -> None:
     """Make the Spark driver's class-data-sharing archive (once per jars and Java; make setup

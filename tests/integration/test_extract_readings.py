@@ -156,13 +156,17 @@ def test_missing_cassandra_fails_clearly_and_writes_nothing(stored: Settings, tm
 
 
 def test_the_same_job_runs_through_spark_submit(stored: Settings, tmp_path) -> None:
+    """As the README runs it: jars and driver options from the CLI."""
     venv_bin = Path(sys.executable).parent
     env = {**os.environ, **java_environment(stored), "GRIDLAKE_ENV": "test", "PYSPARK_PYTHON": sys.executable,
            "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE, "GRIDLAKE_LAKE__ROOT": str(tmp_path / "lake")}
+    options = subprocess.run([str(venv_bin / "gridlake"), "spark-driver-options"], env=env, capture_output=True,
+                             text=True, timeout=120, check=True).stdout.strip()
     submitted = subprocess.run(
         [str(venv_bin / "spark-submit"), "--master", "local[1]", "--jars", ",".join(package_jars(stored)),
-         str(Path(submit.__file__)), "extract", "--date", DAY.isoformat()],
+         "--driver-java-options", options, str(Path(submit.__file__)), "extract", "--date", DAY.isoformat()],
         env=env, capture_output=True, text=True, timeout=600, check=False)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
+    assert "INFO SparkContext" not in submitted.stderr, "the driver runs on gridlake's log configuration"
     meter_line = next(line for line in submitted.stdout.splitlines() if "table=bronze/meter_readings" in line)
     assert "status=ok" in meter_line and "rows_written=289" in meter_line
