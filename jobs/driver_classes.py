@@ -12,7 +12,9 @@ a driver started with ``-XX:ArchiveClassesAtExit`` runs a small lake workload, a
 dumped as that JVM exits, moves into place only once the JVM has exited cleanly, so no driver
 maps a half-written file. Drivers then pick it up through ``driver_java_options``
 (jobs/spark.py); its name follows the jars and the Java runtime, so after a change of either
-there is simply no archive until the next ``gridlake spark-archive`` (run by ``make setup``).
+there is simply no archive until the next ``gridlake spark-archive`` (run by ``make setup``),
+which also removes the archives of earlier jars or runtimes (about 160 MiB each; no driver
+maps them again).
 """
 
 from __future__ import annotations
@@ -57,12 +59,24 @@ def exercise(spark: SparkSession, lake_root: str) -> None:
         daily.toPandas()
 
 
+def _remove_stale_archives(archive: Path) -> None:
+    """Delete the archives of the other builds beside ``archive``'s (a driver already running
+    on one keeps its mapping)."""
+    for stale in archive.parent.parent.glob("*/driver-classes-*.jsa"):
+        if stale != archive:
+            stale.unlink()
+            log.info("stage=driver-classes removed=%s", stale)
+
+
 def make_archive(settings: Settings) -> Path | None:
     """Make the driver's class archive unless it exists; return where it is (None when this Java
     runtime does not say its version). Runs the training driver in this process, which must not
     have a Spark session yet."""
     archive = class_archive(settings)
-    if archive is None or archive.is_file():
+    if archive is None:
+        return None
+    _remove_stale_archives(archive)
+    if archive.is_file():
         return archive
     if SparkContext._active_spark_context is not None:
         raise RuntimeError("the driver class archive is made by a process of its own, before any Spark session")

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.config import PROJECT_ROOT
+from jobs.config import PROJECT_ROOT, load_settings
+from jobs.spark import class_archive
 
 FRESH_DRIVER = """
 import sys
@@ -19,9 +20,15 @@ spark.stop()
 
 def test_a_fresh_driver_loads_spark_delta_and_the_connector_from_the_archive(tmp_path: Path) -> None:
     env = {**os.environ, "GRIDLAKE_ENV": "test"}
+    archive = class_archive(load_settings("test"))
+    stale = archive.parent.parent / "0123456789ab" / archive.name  # an earlier build's
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"an earlier build's archive")
     made = subprocess.run([str(Path(sys.executable).parent / "gridlake"), "spark-archive"], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=900)
     assert made.returncode == 0, made.stdout + made.stderr
+    assert archive.is_file() and not stale.exists()
+    stale.parent.rmdir()
     loads = tmp_path / "class-load.log"
     driver = subprocess.run([sys.executable, "-c", FRESH_DRIVER, str(loads)], env=env, cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=600)
