@@ -76,6 +76,25 @@ def test_direct_join_reads_only_the_days_partitions(stored: Settings, spark: Spa
     assert len(frame.select("meter_id", "ts", "ingest_id").collect()) == 3 * 96 + 1
 
 
+def test_the_days_keys_are_ranged_before_the_join_and_the_readings_never_shuffled(stored: Settings,
+                                                                                  spark: SparkSession) -> None:
+    feed = extract_readings.METER_FEED
+    keys = extract_readings.day_keys(spark, KEYSPACE, feed, DAY)
+    frame = extract_readings.laid_out_day(spark, stored.cassandra, feed, keys, files=2)
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    join = plan.index("Cassandra Direct Join")
+    assert "Exchange" not in plan[:join], f"the readings are shuffled:\n{plan}"
+    assert "Exchange rangepartitioning(meter_id" in plan[join:], f"the keys are not ranged:\n{plan}"
+
+    bands = [band for band in frame.select("meter_id", "ts").rdd.glom().collect() if band]
+    assert len(bands) == 2
+    assert sum(len(band) for band in bands) == 3 * 96 + 1
+    for band in bands:
+        assert [tuple(row) for row in band] == sorted(tuple(row) for row in band), "a band is sorted by meter and time"
+    first, second = ({row.meter_id for row in band} for band in bands)
+    assert max(first) < min(second), "each band holds its own meters"
+
+
 def test_extract_replaces_the_partition_and_logs_the_run(lake_settings: Settings, spark: SparkSession) -> None:
     first = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, DAY)
     again = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, DAY)
