@@ -89,6 +89,15 @@ return {step[1], #step[2]}
 """
 #: Slots a SCAN step visits: larger steps block the serving Redis for longer per call.
 SCAN_COUNT = 1000
+#: The oldest Redis a publish runs on: the retire script declares flags (``#!lua flags=``),
+#: which came in 7.0. Checked before anything is written, not found out after the flip.
+MIN_REDIS_VERSION = (7, 0)
+
+
+def runs_publish(redis_version: str) -> bool:
+    """Whether a server reporting ``redis_version`` (INFO server) runs the publish's scripts."""
+    major_minor = tuple(int(part) for part in redis_version.split(".")[:2])
+    return major_minor >= MIN_REDIS_VERSION
 
 
 def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -181,6 +190,15 @@ class CachePublisher:
             return [self.client.get_redis_connection(node) for node in self.client.get_primaries()]
         return [self.client]
 
+    def check_servers(self) -> None:
+        """Fail, before anything is written, when a master is older than MIN_REDIS_VERSION."""
+        for master in self._masters():
+            version = master.info("server")["redis_version"]
+            if not runs_publish(version):
+                address = master.get_connection_kwargs()
+                raise PublishError(f"Redis at {address.get('host')}:{address.get('port')} is {version}; the publish "
+                                   f"needs {'.'.join(map(str, MIN_REDIS_VERSION))} or later; nothing was written")
+
     def verify(self, version: str, expected_keys: int) -> None:
         """Fail unless exactly ``expected_keys`` keys of ``version`` are stored."""
         found = sum(1 for _ in self.keys_of(version))
@@ -223,6 +241,7 @@ class CachePublisher:
         """The same publish, with the keys written by ``write(version)`` (e.g. from Spark
         partitions), which returns how many it wrote: verify, flip and retire stay here. The
         caller leaves out ``meter_latest`` when ``is_newest(run_date)`` is false."""
+        self.check_servers()
         version = new_version(run_date)
         written = write(version)
         self.verify(version, written)
