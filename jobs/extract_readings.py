@@ -83,9 +83,9 @@ def day_keys(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) 
 
 
 def read_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame) -> DataFrame:
-    """All stored readings of the day: its ``keys`` joined directly with the readings table,
-    the readings of each Spark partition of ``keys`` in that partition,
-    ``conf.read_concurrency`` partitions requested at once by each Spark task.
+    """All stored readings of the day: its ``keys`` joined directly with the readings table.
+    Each Spark partition of ``keys`` reads its own devices' readings, keeping
+    ``conf.read_concurrency`` Cassandra partition reads in flight.
 
     The connector's input metrics are off: they size every row read (7.8% of the extract's
     CPU in a profile), for Spark's UI only; the run log counts rows itself.
