@@ -1,4 +1,4 @@
-"""The real local services answer with the versions DESIGN.md pins."""
+"""The real local services answer with the versions DESIGN.md pins and the settings gridlake gives them."""
 
 import json
 
@@ -13,6 +13,13 @@ def test_cassandra_is_5_0(services: Settings) -> None:
     with cassandra_session(services) as session:
         version = session.execute("SELECT release_version FROM system.local").one()[0]
     assert version.startswith("5.0.")
+
+
+def test_cassandra_tables_default_to_trie_memtables(services: Settings) -> None:
+    with cassandra_session(services) as session:
+        configured = session.execute(
+            "SELECT value FROM system_views.settings WHERE name = 'memtable.configurations'").one()[0]
+    assert "default=trie" in configured, configured
 
 
 def test_elasticsearch_is_8_14_1_and_not_red(services: Settings) -> None:
