@@ -21,7 +21,9 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import reduce
 from itertools import chain
+from operator import or_
 from pathlib import Path
 from string import Formatter
 
@@ -84,6 +86,14 @@ def figures(frame: DataFrame, names: tuple[str, ...]) -> Column:
     return F.map_filter(F.create_map(*pairs), lambda _, value: value.isNotNull())
 
 
+def has_figures(names: tuple[str, ...]) -> Column:
+    """Whether a row has any of ``names``: without one its entry would be an empty hash, which
+    Redis does not store. Asked of the row's columns rather than of ``figures``' map, which a
+    filter on it would make Spark build twice per row (for the filter and for the entry), and
+    interpreted (map_filter has no generated code)."""
+    return reduce(or_, (F.col(name).isNotNull() for name in names))
+
+
 def _entry(family: KeyFamily, parts: dict[str, Column], fields: Column | None = None,
            scores: Column | None = None) -> list[Column]:
     """The columns of an entry row: ``family`` (its name), ``parts`` (the key parts), and its
@@ -101,7 +111,8 @@ def meter_day_entries(day: date, meter_daily: DataFrame, latest: bool = True) ->
     iso = F.lit(day.isoformat())
     day_figures = figures(meter_daily, METER_FIGURES)
     meter = F.col("meter_id")
-    daily = meter_daily.select(*_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, day_figures))
+    daily = meter_daily.where(has_figures(METER_FIGURES)).select(
+        *_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, day_figures))
     if not latest:
         return daily
     return daily.unionByName(meter_daily.select(*_entry(cache_keys.METER_LATEST, {"meter_id": meter},
@@ -109,25 +120,24 @@ def meter_day_entries(day: date, meter_daily: DataFrame, latest: bool = True) ->
 
 
 def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
-    """Each meter's kWh per local hour, ``{"00": "1.250", ...}``. The hour that the autumn DST
-    change repeats (right after itself, in time order) appears twice: its second occurrence is
-    ``"02b"``."""
+    """Each meter's kWh per local hour, ``{"00": "1.250", ...}``, hours without kWh left out. The
+    hour that the autumn DST change repeats (right after itself, in time order) appears twice:
+    its second occurrence is ``"02b"``."""
     in_time_order = Window.partitionBy("meter_id").orderBy("hour_start")
     hour = F.lpad(F.col("local_hour").cast("string"), 2, "0")
     repeated = F.coalesce(F.lag("local_hour").over(in_time_order) == F.col("local_hour"), F.lit(False))
     named = meter_hourly.select(
         "meter_id", F.concat(hour, F.when(repeated, F.lit("b")).otherwise(F.lit(""))).alias("hour"),
         F.col("kwh_import").cast("string").alias("kwh_import"))
-    hours = named.groupBy("meter_id").agg(F.map_filter(
-        F.map_from_entries(F.collect_list(F.struct("hour", "kwh_import"))), lambda _, kwh: kwh.isNotNull())
-        .alias("hours"))
+    hours = (named.where(F.col("kwh_import").isNotNull()).groupBy("meter_id")
+             .agg(F.map_from_entries(F.collect_list(F.struct("hour", "kwh_import"))).alias("hours")))
     parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
     return hours.select(*_entry(cache_keys.METER_HOURLY, parts, F.col("hours")))
 
 
 def area_day_entries(day: date, areas: dict[str, DataFrame]) -> DataFrame:
     """Each feeder's, substation's and region's totals of the day."""
-    frames = [areas[level].select(*_entry(cache_keys.AREA_DAILY, {
+    frames = [areas[level].where(has_figures(AREA_FIGURES)).select(*_entry(cache_keys.AREA_DAILY, {
         "level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())},
         figures(areas[level], AREA_FIGURES))) for level, column, _ in AREAS]
     return frames[0].unionByName(frames[1]).unionByName(frames[2])
@@ -144,15 +154,15 @@ def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataF
 
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
                   top_n: int, latest: bool = True) -> DataFrame:
-    """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark (entries without a
-    single figure are left out: Redis stores no empty hash); ``meter_latest`` only if ``latest``."""
+    """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark. An entry needs a
+    figure (Redis stores no empty hash): a meter's or an area's day without one, or a meter
+    without a single hour's kWh, has none; ``meter_latest`` only if ``latest``."""
     iso = F.lit(day.isoformat())
     tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
         cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
         scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
-    entries = (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
-               .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
-    return entries.where((F.size("fields") > 0) | (F.size("scores") > 0))
+    return (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
+            .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
 
 
 def redis_key(version: str, prefix: str) -> Column:

@@ -1,0 +1,68 @@
+"""Which cache entries a day's gold rows make when figures are missing: a field only for a
+figure that is there, and no entry at all (Redis stores no empty hash) for a meter's day
+without a single figure or a meter without a single hour's kWh."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.publish_aggregates import AREAS, cache_entries
+from schemas import gold
+
+DAY = date(2024, 10, 27)
+
+
+#: Values of the columns the gold schemas do not let be null, none of them a published figure
+#: but the areas' meter count (an area's day always has one).
+REQUIRED = {"date": DAY, "timezone": "Europe/Brussels", "intervals": 96, "intervals_estimated": 0,
+            "utc_offset_min": 120, "meter_count": 2, "meters_expected": 2}
+
+
+def frame(spark: SparkSession, table, rows: list[dict]) -> DataFrame:  # noqa: ANN001
+    """``rows`` as a frame of ``table``'s schema, its required columns filled from REQUIRED and
+    every other column not given left null."""
+    schema = table.spark_schema()
+    required = {field.name for field in schema.fields if not field.nullable}
+    def filled(row: dict) -> dict:
+        return {name: row[name] if name in row else REQUIRED[name] if name in required else None
+                for name in schema.names}
+    return spark.createDataFrame([filled(row) for row in rows], schema)
+
+
+def test_missing_figures_make_no_fields_and_a_day_without_any_makes_no_entry(spark: SparkSession) -> None:
+    meter_daily = frame(spark, gold.METER_DAILY, [
+        {"meter_id": "M-1", "feeder_id": "F-1", "region": "R-1", "kwh_import": Decimal("12.500"),
+         "peak_at": datetime(2024, 10, 27, 17, 0)},
+        {"meter_id": "M-2", "feeder_id": "F-1", "region": "R-1"},
+    ])
+    meter_hourly = frame(spark, gold.METER_HOURLY, [
+        {"meter_id": "M-1", "hour_start": datetime(2024, 10, 26, 22, 0), "local_hour": 0,
+         "kwh_import": Decimal("0.100")},
+        {"meter_id": "M-1", "hour_start": datetime(2024, 10, 26, 23, 0), "local_hour": 1},
+        {"meter_id": "M-2", "hour_start": datetime(2024, 10, 26, 22, 0), "local_hour": 0},
+    ])
+    tables = {level: table for level, _, table in AREAS}
+    areas = {
+        "feeder": frame(spark, tables["feeder"], [{"feeder_id": "F-1", "kwh_import": Decimal("12.500")}]),
+        "substation": frame(spark, tables["substation"], []),
+        "region": frame(spark, tables["region"], []),
+    }
+
+    entries = cache_entries(DAY, meter_daily, meter_hourly, areas, top_n=5).collect()
+
+    made = sorted((row["family"], sorted(row["parts"].items()), row["fields"] or row["scores"]) for row in entries)
+    iso = DAY.isoformat()
+    m1_day = {"kwh_import": "12.500", "peak_at": "2024-10-27T17:00:00"}
+    assert made == sorted([
+        ("meter_daily", [("date", iso), ("meter_id", "M-1")], m1_day),
+        ("meter_latest", [("meter_id", "M-1")], {**m1_day, "date": iso}),
+        ("meter_latest", [("meter_id", "M-2")], {"date": iso}),
+        ("meter_hourly", [("date", iso), ("meter_id", "M-1")], {"00": "0.100"}),
+        ("area_daily", [("area_id", "F-1"), ("date", iso), ("level", "feeder")],
+         {"kwh_import": "12.500", "meter_count": "2", "meters_expected": "2"}),
+        ("area_top_consumers", [("area_id", "F-1"), ("date", iso), ("level", "feeder")], {"M-1": 12.5}),
+        ("area_top_consumers", [("area_id", "R-1"), ("date", iso), ("level", "region")], {"M-1": 12.5}),
+    ])
