@@ -15,8 +15,8 @@ from schemas import gold
 DAY = date(2024, 10, 27)
 
 
-#: Values of the columns the gold schemas do not let be null, none of them a published figure
-#: but the areas' meter count (an area's day always has one).
+#: Values of the columns the gold schemas do not let be null. Of them, only the areas' meter
+#: counts (meter_count, meters_expected) are published figures: an area's day always has them.
 REQUIRED = {"date": DAY, "timezone": "Europe/Brussels", "intervals": 96, "intervals_estimated": 0,
             "utc_offset_min": 120, "meter_count": 2, "meters_expected": 2}
 
