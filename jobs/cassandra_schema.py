@@ -1,7 +1,8 @@
 """`gridlake schema apply`: create or migrate keyspace ``grid`` from schemas/cassandra.py.
 
 Idempotent: a second apply changes nothing. A table that exists gets the columns it lacks
-(ALTER TABLE ADD, so stored rows stay); a column whose type differs is an error, never a
+(ALTER TABLE ADD, so stored rows stay); a column whose type differs, or a readings table that
+still keeps its channels as decimals, is an error, never a
 silent drop and re-create.
 """
 
@@ -26,6 +27,15 @@ def _live_columns(session: Session, keyspace: str, table: str) -> dict[str, str]
 
 
 def _migrate(session: Session, keyspace: str, table: Table, live: dict[str, str]) -> list[str]:
+    for channel in table.channels:
+        if channel.name in live:
+            # Made before channels were stored as steps: the new columns beside the old ones
+            # would leave every stored reading without channels in the lake.
+            raise SchemaConflict(
+                f"{keyspace}.{table.name}.{channel.name} is {live[channel.name]} in Cassandra, from before channels "
+                f"were stored as steps ({channel.column} {channel.cql_type}); load the readings into a new keyspace "
+                "(a local checkout: `make clean` starts over)"
+            )
     actions = []
     for column, cql_type in table.columns.items():
         if column not in live:

@@ -23,10 +23,9 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
-from cassandra.cqltypes import DecimalType
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, BoundStatement, PreparedStatement
 
-from schemas.cassandra import DAY_BUCKETS, Table
+from schemas.cassandra import DAY_BUCKETS, StoredChannel, Table
 
 #: Rows per batch: a whole meter-day (up to 100 quarter hours, about 12 KiB) goes as one
 #: single-partition batch, one mutation. Measured against 32 rows: 30-40% more rows/s, and no
@@ -53,31 +52,31 @@ def _insert(session: Session, keyspace: str, table: Table) -> PreparedStatement:
     return session.prepare(f"INSERT INTO {keyspace}.{table.name} ({', '.join(columns)}) VALUES ({marks})")
 
 
-def _binder(statement: PreparedStatement, protocol_version: int) -> Callable[[Mapping[str, Any]], BoundStatement]:
-    """A function binding a row (dict by column name) to ``statement``, serialising each
-    distinct value once. Decimals are remembered by identity (1.0 and 1.00 are equal but
-    serialise with their own scale): producers that reuse Decimal objects, as the generator
-    does, skip their serialisation; others cost one dictionary lookup more."""
-    columns = [(meta.name, meta.type, meta.type is DecimalType) for meta in statement.column_metadata]
-    memory: list[dict[Any, tuple[Any, bytes]]] = [{} for _ in columns]
+def _binder(statement: PreparedStatement, channels: tuple[StoredChannel, ...],
+            protocol_version: int) -> Callable[[Mapping[str, Any]], BoundStatement]:
+    """A function binding a row (dict by column name; a channel by its reading's name, as a
+    Decimal) to ``statement``, serialising each distinct value once. A channel is stored as
+    its steps (StoredChannel): equal values (1.0, 1.00) have the same steps, so they share
+    their bytes."""
+    stored = {channel.column: channel for channel in channels}
+    columns = [(meta.name, meta.type, stored.get(meta.name)) for meta in statement.column_metadata]
+    memory: list[dict[Any, bytes]] = [{} for _ in columns]
 
     def bind(row: Mapping[str, Any]) -> BoundStatement:
         values: list[Any] = []
-        for (column, cql_type, by_identity), known in zip(columns, memory):
-            value = row.get(column)
+        for (column, cql_type, channel), known in zip(columns, memory):
+            value = row.get(channel.name if channel else column)
             if value is None:
                 # Unset, not null: a null would write a tombstone for every channel a meter lacks.
                 values.append(UNSET_VALUE)
                 continue
-            # The remembered value is kept alive beside its bytes, so its id cannot be reused.
-            key = id(value) if by_identity else value
-            remembered = known.get(key)
-            if remembered is None or (by_identity and remembered[0] is not value):
-                remembered = (value, cql_type.serialize(value, protocol_version))
+            serialised = known.get(value)
+            if serialised is None:
+                serialised = cql_type.serialize(channel.to_stored(value) if channel else value, protocol_version)
                 if len(known) >= SERIALISED_VALUES_KEPT:
                     known.clear()
-                known[key] = remembered
-            values.append(remembered[1])
+                known[value] = serialised
+            values.append(serialised)
         bound = BoundStatement(statement)
         bound.values = values
         return bound
@@ -108,7 +107,7 @@ def write_readings(
     device_column = readings.partition_key[0]
     insert_reading = _insert(session, keyspace, readings)
     insert_day = _insert(session, keyspace, days)
-    bind_reading = _binder(insert_reading, session.cluster.protocol_version)
+    bind_reading = _binder(insert_reading, readings.channels, session.cluster.protocol_version)
     report = WriteReport()
     seen_days: set[tuple[str, Any]] = set()
 

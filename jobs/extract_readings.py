@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
@@ -34,8 +35,9 @@ from jobs.config import CassandraConf, GridConf, Settings
 from jobs.lake import LakeTableRef
 from jobs.run_log import RunRecord, recorded_run
 from jobs.spark import cassandra_table, forget_cassandra_schema, spark_session
-from schemas.cassandra import DAY_BUCKETS, METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS, Table
-from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, PARTITION_COLUMN, LakeTable
+from schemas.cassandra import (DAY_BUCKETS, METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS, StoredChannel,
+                               Table)
+from schemas.lake import BRONZE_METER_READINGS, BRONZE_SENSOR_READINGS, PARTITION_COLUMN, Column, LakeTable
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +106,37 @@ def laid_out_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, k
     device and time: the keys are range-partitioned before the direct join, which keeps
     their partitions, so the readings are read once and never shuffled."""
     ranged = keys.repartitionByRange(files, feed.device_column)
-    bronze = to_bronze(read_day(spark, conf, feed, ranged), feed.bronze)
+    bronze = to_bronze(read_day(spark, conf, feed, ranged), feed)
     return bronze.sortWithinPartitions(*layout_columns(feed.device_column))
 
 
-def to_bronze(readings: DataFrame, bronze: LakeTable) -> DataFrame:
-    """Rename ``day`` to the lake's ``date`` and narrow each column to its storage type."""
+def to_bronze(readings: DataFrame, feed: ReadingsFeed) -> DataFrame:
+    """Rename ``day`` to the lake's ``date``, turn each channel's stored steps back into its
+    decimal, and narrow every other column to its storage type."""
     renamed = readings.withColumnRenamed("day", PARTITION_COLUMN)
-    return renamed.select([F.col(c.name).cast(c.spark_type()).alias(c.name) for c in bronze.columns])
+    channels = {channel.name: channel for channel in feed.readings.channels}
+
+    def bronze_column(column: Column) -> SparkColumn:
+        channel = channels.get(column.name)
+        if channel is None:
+            return F.col(column.name).cast(column.spark_type())
+        return decimal_of_steps(readings.sparkSession, F.col(channel.column), channel)
+
+    return renamed.select([bronze_column(column).alias(column.name) for column in feed.bronze.columns])
+
+
+def decimal_of_steps(spark: SparkSession, steps: SparkColumn, channel: StoredChannel) -> SparkColumn:
+    """A channel's stored steps as its lake decimal, exactly: 1234 steps of 0.001 kWh is
+    1.234 kWh, a decimal(10,3) whose unscaled value is 1234.
+
+    Spark has no public function for this: a cast scales the integer up (1234.000), and a
+    division by 1000 goes through a BigDecimal per value. Its optimizer's own ``MakeDecimal``
+    sets the unscaled value directly, in generated code. Steps that do not fit the channel's
+    decimal fail the job, never become a null.
+    """
+    make_decimal = spark._jvm.org.apache.spark.sql.catalyst.expressions.MakeDecimal(
+        steps.cast("long")._jc.expr(), channel.precision, channel.scale, False)
+    return SparkColumn(spark._jvm.org.apache.spark.sql.Column(make_decimal))
 
 
 def file_count(rows: int, bytes_per_row: float, target_file_bytes: int) -> int:

@@ -25,17 +25,23 @@ class Column:
     kind: str  # string | date | timestamp | int | decimal(p,s)
     nullable: bool = True
 
+    @property
+    def decimal_digits(self) -> tuple[int, int] | None:
+        """(precision, scale) of a ``decimal(p,s)`` column; None for any other kind."""
+        if not self.kind.startswith("decimal"):
+            return None
+        precision, scale = (int(x) for x in self.kind[8:-1].split(","))
+        return precision, scale
+
     def spark_type(self) -> T.DataType:
-        if self.kind.startswith("decimal"):
-            precision, scale = (int(x) for x in self.kind[8:-1].split(","))
-            return T.DecimalType(precision, scale)
+        if self.decimal_digits:
+            return T.DecimalType(*self.decimal_digits)
         return {"string": T.StringType(), "date": T.DateType(), "timestamp": T.TimestampType(),
                 "int": T.IntegerType()}[self.kind]
 
     def arrow_type(self) -> pa.DataType:
-        if self.kind.startswith("decimal"):
-            precision, scale = (int(x) for x in self.kind[8:-1].split(","))
-            return pa.decimal128(precision, scale)
+        if self.decimal_digits:
+            return pa.decimal128(*self.decimal_digits)
         return {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
                 "int": pa.int32()}[self.kind]
 
@@ -63,6 +69,26 @@ KWH = "decimal(10,3)"
 VOLTS = "decimal(5,1)"
 AMPS = "decimal(8,2)"
 
+#: The channels a meter reading carries (all nullable: a meter reports what it measures).
+METER_CHANNELS = (
+    Column("kwh_import", KWH),
+    Column("kwh_export", KWH),
+    Column("kvarh", KWH),
+    Column("voltage_v", VOLTS),
+    Column("current_a", AMPS),
+    Column("power_factor", "decimal(4,3)"),
+)
+#: The channels of a grid sensor (power-quality monitor on a transformer, feeder or substation).
+SENSOR_CHANNELS = (
+    Column("voltage_l1_v", VOLTS),
+    Column("voltage_l2_v", VOLTS),
+    Column("voltage_l3_v", VOLTS),
+    Column("current_a", AMPS),
+    Column("frequency_hz", "decimal(5,2)"),
+    Column("transformer_temp_c", "decimal(4,1)"),
+)
+
+
 def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...]) -> LakeTable:
     """A bronze readings table: the Cassandra table as read, ``day`` renamed ``date``."""
     return LakeTable(
@@ -80,23 +106,8 @@ def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...])
     )
 
 
-BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", (
-    Column("kwh_import", KWH),
-    Column("kwh_export", KWH),
-    Column("kvarh", KWH),
-    Column("voltage_v", VOLTS),
-    Column("current_a", AMPS),
-    Column("power_factor", "decimal(4,3)"),
-))
-
-BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", (
-    Column("voltage_l1_v", VOLTS),
-    Column("voltage_l2_v", VOLTS),
-    Column("voltage_l3_v", VOLTS),
-    Column("current_a", AMPS),
-    Column("frequency_hz", "decimal(5,2)"),
-    Column("transformer_temp_c", "decimal(4,1)"),
-))
+BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", METER_CHANNELS)
+BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", SENSOR_CHANNELS)
 
 
 def _with(table: LakeTable, path: str, *extra: Column) -> LakeTable:

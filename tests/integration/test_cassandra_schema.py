@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 from datetime import date, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -44,16 +43,30 @@ def test_apply_creates_everything_then_changes_nothing(scratch: Settings) -> Non
 def test_meter_readings_keeps_every_received_version(scratch: Settings) -> None:
     with cassandra_session(scratch) as session:
         apply_schema(session, scratch)
-        insert = session.prepare("INSERT INTO grid_schema_test.meter_readings (meter_id, day, ts, ingest_id, kwh_import)"
-                                 " VALUES (?, ?, ?, ?, ?)")
-        for ingest_id, kwh in (("file-a:10", Decimal("0.250")), ("file-b:10", Decimal("0.275")),
-                               ("file-a:10", Decimal("0.250"))):
-            session.execute(insert, ("m-1", date(2024, 5, 1), datetime(2024, 4, 30, 22, 0), ingest_id, kwh))
-        rows = session.execute("SELECT ingest_id, kwh_import FROM grid_schema_test.meter_readings "
+        insert = session.prepare("INSERT INTO grid_schema_test.meter_readings "
+                                 "(meter_id, day, ts, ingest_id, kwh_import_x1000) VALUES (?, ?, ?, ?, ?)")
+        for ingest_id, wh in (("file-a:10", 250), ("file-b:10", 275), ("file-a:10", 250)):
+            session.execute(insert, ("m-1", date(2024, 5, 1), datetime(2024, 4, 30, 22, 0), ingest_id, wh))
+        rows = session.execute("SELECT ingest_id, kwh_import_x1000 FROM grid_schema_test.meter_readings "
                                "WHERE meter_id = 'm-1' AND day = '2024-05-01'").all()
     # The conflicting version survives beside the first; the repeated load of file-a does not double it.
-    assert [(r.ingest_id, r.kwh_import) for r in rows] == [("file-a:10", Decimal("0.250")),
-                                                           ("file-b:10", Decimal("0.275"))]
+    assert [(r.ingest_id, r.kwh_import_x1000) for r in rows] == [("file-a:10", 250), ("file-b:10", 275)]
+
+
+def test_a_keyspace_with_decimal_channels_is_refused_not_widened(scratch: Settings) -> None:
+    """A keyspace made before channels were stored as steps: adding the new columns beside the
+    old ones would leave every stored reading without channels in the lake."""
+    with cassandra_session(scratch) as session:
+        session.execute("CREATE KEYSPACE grid_schema_test WITH replication = "
+                        "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        session.execute("CREATE TABLE grid_schema_test.meter_readings (meter_id text, day date, ts timestamp, "
+                        "ingest_id text, kwh_import decimal, PRIMARY KEY ((meter_id, day), ts, ingest_id))")
+        with pytest.raises(SchemaConflict, match=r"grid_schema_test\.meter_readings\.kwh_import is decimal"):
+            apply_schema(session, scratch)
+        live = {row.column_name for row in session.execute(
+            "SELECT column_name FROM system_schema.columns WHERE keyspace_name = 'grid_schema_test' "
+            "AND table_name = 'meter_readings'")}
+    assert live == {"meter_id", "day", "ts", "ingest_id", "kwh_import"}
 
 
 def test_new_nullable_column_is_added_and_keeps_stored_rows(scratch: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,6 +108,8 @@ def test_extract_replaces_the_partition_and_logs_the_run(lake_settings: Settings
     assert bronze.where("meter_id = 'm-2' AND ingest_id = 'resent:0'").count() == 1
     # kWh sum of one meter-day: (0 + 1 + ... + 95) Wh = 4.560 kWh
     assert bronze.where("meter_id = 'm-1'").agg({"kwh_import": "sum"}).first()[0] == Decimal("4.560")
+    # Each channel back at its own resolution (0.1 V), and a channel the meters lack stays null.
+    assert {tuple(row) for row in bronze.select("voltage_v", "kvarh").distinct().collect()} == {(Decimal("230.1"), None)}
     assert first.files > 1, "the small test target size must split the partition"
     runs = spark.read.format("delta").load(f"{lake_settings.lake_root}/{RUNS_PATH}")  # any lake format
     assert sorted((r.status, r.rows_read, r.rows_written) for r in runs.collect()) == [("ok", 289, 289)] * 2

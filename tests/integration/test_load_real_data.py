@@ -58,8 +58,8 @@ def steel_expected() -> pd.DataFrame:
 
 
 def stored_per_day(session: Session, keyspace: str, partitions: list[tuple[str, date]]) -> dict[tuple[str, date], Any]:
-    """Cassandra's own sum and count of kWh per (meter, local day) partition."""
-    select = session.prepare(f"SELECT sum(kwh_import) AS kwh, count(*) AS n FROM {keyspace}.meter_readings "
+    """Cassandra's own sum of Wh (kWh as stored, in steps of 0.001) and count per (meter, local day) partition."""
+    select = session.prepare(f"SELECT sum(kwh_import_x1000) AS wh, count(*) AS n FROM {keyspace}.meter_readings "
                              "WHERE meter_id = ? AND day = ?")
     results = execute_concurrent_with_args(session, select, partitions, concurrency=64, raise_on_first_error=True)
     return {key: result.result_or_exc.one() for key, result in zip(partitions, results)}
@@ -109,7 +109,7 @@ def test_real_dataset_loads_every_reading_and_its_kwh_per_local_day(scratch: Set
     assert sum(row.n for row in stored.values()) == summary.rows_loaded
     assert present == set(expected.index)
     for key, day in expected.iterrows():
-        assert abs(float(stored[key].kwh) - day["sum"]) <= ROUNDING_KWH[dataset] * day["count"] + 1e-6, key
+        assert abs(stored[key].wh / 1000 - day["sum"]) <= ROUNDING_KWH[dataset] * day["count"] + 1e-6, key
     assert summary.meters == len(meters) == METERS[dataset]
     span = expected.reset_index().groupby("meter_id")["day"].agg(["min", "max"])
     assert {(m.meter_id, m.source, str(m.active_from), str(m.active_to)) for m in meters} == {

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +19,7 @@ from jobs.cassandra_schema import apply_schema
 from jobs.clients import cassandra_session
 from jobs.config import Settings
 from schemas import ground_truth as gt
+from schemas.cassandra import METER_READINGS, SENSOR_READINGS, Table
 
 KEYSPACE = "grid_seed_test"
 START = date(2024, 10, 26)
@@ -52,8 +54,13 @@ def _labels(settings: Settings) -> dict[str, list]:
     return by_kind
 
 
-def _partition(session, device_id: str, day: date, table: str = "meter_readings", key: str = "meter_id") -> list:
-    return session.execute(f"SELECT * FROM {KEYSPACE}.{table} WHERE {key} = %s AND day = %s", (device_id, day)).all()
+def _partition(session, device_id: str, day: date, table: Table = METER_READINGS) -> list:
+    """The readings of one stored partition, each channel as its value (its stored steps back)."""
+    rows = session.execute(f"SELECT * FROM {KEYSPACE}.{table.name} WHERE {table.partition_key[0]} = %s AND day = %s",
+                           (device_id, day))
+    return [SimpleNamespace(**row._asdict(), **{
+        channel.name: None if getattr(row, channel.column) is None else channel.from_stored(getattr(row, channel.column))
+        for channel in table.channels}) for row in rows]
 
 
 def test_every_injected_kind_is_in_the_ground_truth_table_and_parquet(seeded) -> None:
@@ -133,8 +140,8 @@ def test_sags_and_swells_reach_every_meter_and_sensor_of_the_feeder(seeded) -> N
                     stored.setdefault((meter.meter_id, row.ts), []).append(row.voltage_v)
         for sensor in sensors:
             for offset in range(3):
-                for row in _partition(session, sensor.sensor_id, START + timedelta(days=offset), "sensor_readings",
-                                      "sensor_id"):
+                for row in _partition(session, sensor.sensor_id, START + timedelta(days=offset),
+                                      SENSOR_READINGS):
                     stored[(sensor.sensor_id, row.ts)] = [row.voltage_l1_v, row.voltage_l2_v, row.voltage_l3_v]
     feeder_of = {m.meter_id: m.feeder_id for m in meters} | {s.sensor_id: s.feeder_id for s in sensors}
     local_faults = {(label.device_id, label.ts) for label in labels[gt.VOLTAGE_OUT_OF_RANGE]}

@@ -1,5 +1,7 @@
 """schemas/ is the single source of truth: its renderings agree with each other and with the engines."""
 
+from decimal import Decimal
+
 import pyarrow as pa
 import pytest
 from pyspark.sql import types as T
@@ -22,8 +24,9 @@ def test_spark_and_arrow_schemas_name_the_same_columns_and_precision(table: lake
 
 
 def test_bronze_meter_readings_carry_every_cassandra_column() -> None:
-    cassandra_columns = set(METER_READINGS.columns) - {"day"} | {lake.PARTITION_COLUMN}
-    assert cassandra_columns == set(lake.BRONZE_METER_READINGS.names)
+    """Each Cassandra column by its lake name: ``day`` is ``date``, a channel's steps its value."""
+    lake_names = {"day": lake.PARTITION_COLUMN} | {channel.column: channel.name for channel in METER_READINGS.channels}
+    assert {lake_names.get(column, column) for column in METER_READINGS.columns} == set(lake.BRONZE_METER_READINGS.names)
 
 
 def test_energy_is_stored_at_watt_hour_resolution() -> None:
@@ -75,3 +78,15 @@ def test_a_meters_latest_is_read_from_its_daily_copies() -> None:
     assert latest.durable_tag({"meter_id": "M-1"}) == daily.durable_tag({"meter_id": "M-1", "date": "2024-10-26"})
     assert daily.durable_item({"meter_id": "M-1", "date": "2024-10-26"}) == "2024-10-26"
     assert all(family.has_durable_copy for family in cache_keys.KEY_FAMILIES if family is not latest)
+
+
+def test_channels_are_stored_as_whole_steps_of_their_resolution() -> None:
+    columns = METER_READINGS.columns
+    assert {name: columns[name] for name in columns if "_x" in name} == {
+        "kwh_import_x1000": "bigint", "kwh_export_x1000": "bigint", "kvarh_x1000": "bigint",
+        "voltage_v_x10": "int", "current_a_x100": "int", "power_factor_x1000": "int"}
+    kwh = METER_READINGS.channels[0]
+    assert [kwh.to_stored(Decimal(v)) for v in ("1.234", "1.2345", "-0.0005", "0.25")] == [1234, 1235, -1, 250]
+    assert kwh.from_stored(1234) == Decimal("1.234")
+    with pytest.raises(ValueError, match=r"kwh_import = 12345678\.9 does not fit decimal\(10,3\)"):
+        kwh.to_stored(Decimal("12345678.9"))
