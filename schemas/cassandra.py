@@ -4,10 +4,9 @@ Keeping tables as data (columns, keys, options) rather than CQL text lets `gridl
 apply` migrate as well as create: a column present here but missing in the live table is
 added with ALTER TABLE, so a new nullable column keeps every stored row.
 
-Storage types follow the meters' resolution, the lake's decimals (schemas/lake.py): energy
-in kWh with 3 decimals (Wh), voltage with 1 decimal, power factor with 3. A reading's
-channels are kept as whole numbers of those steps (StoredChannel): ``kwh_import_x1000``
-holds kWh x 1000, that is Wh.
+Storage types follow the meters' resolution (schemas/channels.py): energy in kWh with 3
+decimals (Wh), voltage with 1 decimal, power factor with 3. A reading's channels are kept as
+whole numbers of those steps (StoredChannel): ``kwh_import_x1000`` holds kWh x 1000, Wh.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from schemas.lake import METER_CHANNELS, SENSOR_CHANNELS, Column
+from schemas.channels import METER_CHANNELS, SENSOR_CHANNELS, decimal_digits
 
 #: Buckets per day in the ``*_days`` index tables, so one day's keys spread over partitions.
 DAY_BUCKETS = 16
@@ -42,11 +41,12 @@ class StoredChannel:
     scale: int
 
     @classmethod
-    def of(cls, column: Column) -> StoredChannel:
-        """The stored form of a lake channel column (a ``decimal(p,s)``)."""
-        if column.decimal_digits is None:
-            raise ValueError(f"channel {column.name} is {column.kind}, not a decimal(p,s)")
-        return cls(column.name, *column.decimal_digits)
+    def of(cls, name: str, kind: str) -> StoredChannel:
+        """The stored form of a channel kept as ``kind``, a ``decimal(p,s)``."""
+        digits = decimal_digits(kind)
+        if digits is None:
+            raise ValueError(f"channel {name} is {kind}, not a decimal(p,s)")
+        return cls(name, *digits)
 
     @property
     def column(self) -> str:
@@ -82,6 +82,13 @@ class Table:
     time_series: bool = False
     channels: tuple[StoredChannel, ...] = ()
 
+    @property
+    def row_fields(self) -> tuple[str, ...]:
+        """What a producer's row for this table names: its columns, a channel by its reading's
+        name (``kwh_import``, not the stored ``kwh_import_x1000``)."""
+        stored = {channel.column: channel.name for channel in self.channels}
+        return tuple(stored.get(column, column) for column in self.columns)
+
     def create_cql(self, keyspace: str, time_series_options: dict[str, str]) -> str:
         """CREATE TABLE IF NOT EXISTS, with the time-series options where they apply."""
         columns = ", ".join(f"{name} {cql_type}" for name, cql_type in self.columns.items())
@@ -93,9 +100,9 @@ class Table:
         return f"{cql} WITH {with_clause}" if with_clause else cql
 
 
-def readings_table(name: str, device_column: str, channels: tuple[Column, ...]) -> Table:
+def readings_table(name: str, device_column: str, channels: dict[str, str]) -> Table:
     """A readings table keyed by (device, local day), keeping every received version."""
-    stored = tuple(StoredChannel.of(channel) for channel in channels)
+    stored = tuple(StoredChannel.of(channel, kind) for channel, kind in channels.items())
     return Table(
         name=name,
         columns={

@@ -14,7 +14,8 @@ voltage to 0.1 V, shares to 4 decimals.
 
 from __future__ import annotations
 
-from schemas.lake import PARTITION_COLUMN, VOLTS, Column, LakeTable
+from schemas.channels import VOLTS
+from schemas.lake import PARTITION_COLUMN, Column, LakeTable
 
 KWH_TOTAL = "decimal(14,3)"
 KW = "decimal(12,3)"

@@ -1,8 +1,7 @@
 """Lake table schemas: one definition, rendered for Spark and for Arrow.
 
-Storage types follow the meters' resolution, so files stay small: a float64 channel costs
-about 35 bytes per reading in Parquet+ZSTD, a quantised decimal about 5. Energy is kWh
-with 3 decimals (Wh), voltage 0.1 V, current 0.01 A, power factor 0.001, frequency 0.01 Hz.
+Storage types follow the meters' resolution (schemas/channels.py), so files stay small: a
+float64 channel costs about 35 bytes per reading in Parquet+ZSTD, a quantised decimal about 5.
 The partition column is ``date``: the local calendar date (``day`` in Cassandra).
 """
 
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyspark.sql import types as T
+
+from schemas.channels import METER_CHANNELS, SENSOR_CHANNELS, decimal_digits
 
 #: The lake's name for the local calendar date (Cassandra calls it ``day``).
 PARTITION_COLUMN = "date"
@@ -25,23 +26,15 @@ class Column:
     kind: str  # string | date | timestamp | int | decimal(p,s)
     nullable: bool = True
 
-    @property
-    def decimal_digits(self) -> tuple[int, int] | None:
-        """(precision, scale) of a ``decimal(p,s)`` column; None for any other kind."""
-        if not self.kind.startswith("decimal"):
-            return None
-        precision, scale = (int(x) for x in self.kind[8:-1].split(","))
-        return precision, scale
-
     def spark_type(self) -> T.DataType:
-        if self.decimal_digits:
-            return T.DecimalType(*self.decimal_digits)
+        if digits := decimal_digits(self.kind):
+            return T.DecimalType(*digits)
         return {"string": T.StringType(), "date": T.DateType(), "timestamp": T.TimestampType(),
                 "int": T.IntegerType()}[self.kind]
 
     def arrow_type(self) -> pa.DataType:
-        if self.decimal_digits:
-            return pa.decimal128(*self.decimal_digits)
+        if digits := decimal_digits(self.kind):
+            return pa.decimal128(*digits)
         return {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
                 "int": pa.int32()}[self.kind]
 
@@ -65,30 +58,6 @@ class LakeTable:
         return pa.schema([pa.field(c.name, c.arrow_type(), c.nullable) for c in self.columns])
 
 
-KWH = "decimal(10,3)"
-VOLTS = "decimal(5,1)"
-AMPS = "decimal(8,2)"
-
-#: The channels a meter reading carries (all nullable: a meter reports what it measures).
-METER_CHANNELS = (
-    Column("kwh_import", KWH),
-    Column("kwh_export", KWH),
-    Column("kvarh", KWH),
-    Column("voltage_v", VOLTS),
-    Column("current_a", AMPS),
-    Column("power_factor", "decimal(4,3)"),
-)
-#: The channels of a grid sensor (power-quality monitor on a transformer, feeder or substation).
-SENSOR_CHANNELS = (
-    Column("voltage_l1_v", VOLTS),
-    Column("voltage_l2_v", VOLTS),
-    Column("voltage_l3_v", VOLTS),
-    Column("current_a", AMPS),
-    Column("frequency_hz", "decimal(5,2)"),
-    Column("transformer_temp_c", "decimal(4,1)"),
-)
-
-
 def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...]) -> LakeTable:
     """A bronze readings table: the Cassandra table as read, ``day`` renamed ``date``."""
     return LakeTable(
@@ -106,8 +75,10 @@ def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...])
     )
 
 
-BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", METER_CHANNELS)
-BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", SENSOR_CHANNELS)
+BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", tuple(
+    Column(name, kind) for name, kind in METER_CHANNELS.items()))
+BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", tuple(
+    Column(name, kind) for name, kind in SENSOR_CHANNELS.items()))
 
 
 def _with(table: LakeTable, path: str, *extra: Column) -> LakeTable:

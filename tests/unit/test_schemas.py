@@ -1,5 +1,7 @@
 """schemas/ is the single source of truth: its renderings agree with each other and with the engines."""
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pyarrow as pa
@@ -7,6 +9,7 @@ import pytest
 from pyspark.sql import types as T
 from redis.crc import key_slot
 
+from jobs.config import PROJECT_ROOT
 from schemas import cache_keys, lake, search
 from schemas.cassandra import METER_READINGS, TABLES, time_series_options
 
@@ -25,8 +28,8 @@ def test_spark_and_arrow_schemas_name_the_same_columns_and_precision(table: lake
 
 def test_bronze_meter_readings_carry_every_cassandra_column() -> None:
     """Each Cassandra column by its lake name: ``day`` is ``date``, a channel's steps its value."""
-    lake_names = {"day": lake.PARTITION_COLUMN} | {channel.column: channel.name for channel in METER_READINGS.channels}
-    assert {lake_names.get(column, column) for column in METER_READINGS.columns} == set(lake.BRONZE_METER_READINGS.names)
+    assert set(METER_READINGS.row_fields) - {"day"} | {lake.PARTITION_COLUMN} == set(lake.BRONZE_METER_READINGS.names)
+    assert "kwh_import" in METER_READINGS.row_fields and "kwh_import_x1000" in METER_READINGS.columns
 
 
 def test_energy_is_stored_at_watt_hour_resolution() -> None:
@@ -90,3 +93,13 @@ def test_channels_are_stored_as_whole_steps_of_their_resolution() -> None:
     assert kwh.from_stored(1234) == Decimal("1.234")
     with pytest.raises(ValueError, match=r"kwh_import = 12345678\.9 does not fit decimal\(10,3\)"):
         kwh.to_stored(Decimal("12345678.9"))
+
+
+def test_the_cassandra_model_and_the_cache_read_side_import_without_spark_or_arrow() -> None:
+    """The serving API imports the read side (jobs/cache_read.py) and with it the Cassandra
+    model: neither may pull in Spark or Arrow, half a second and much memory per process."""
+    check = ("import sys, jobs.cache_read, schemas.cassandra; "
+             "print(sorted({'pyspark', 'pyarrow'} & {name.split('.')[0] for name in sys.modules}))")
+    imported = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                              cwd=PROJECT_ROOT).stdout.strip()
+    assert imported == "[]"

@@ -95,9 +95,9 @@ def test_late_rows_are_held_back_then_written_alone() -> None:
     assert _checksum(everything) == _checksum(rows + only)
 
 
-def test_rows_carry_exactly_the_meter_readings_columns() -> None:
+def test_rows_carry_exactly_the_readings_fields() -> None:
     from schemas.cassandra import METER_READINGS, SENSOR_READINGS
 
     grid = synthetic_grid(GridConf(), meters=5, days=1, start=date(2024, 7, 1), seed=1, fault_rate=0)
-    assert set(next(grid.meter_rows())) == set(METER_READINGS.columns)
-    assert set(next(grid.sensor_rows())) == set(SENSOR_READINGS.columns)
+    assert set(next(grid.meter_rows())) == set(METER_READINGS.row_fields)
+    assert set(next(grid.sensor_rows())) == set(SENSOR_READINGS.row_fields)
