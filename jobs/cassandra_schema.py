@@ -2,8 +2,7 @@
 
 Idempotent: a second apply changes nothing. A table that exists gets the columns it lacks
 (ALTER TABLE ADD, so stored rows stay); a column whose type differs, or a readings table that
-still keeps its channels as decimals, is an error, never a
-silent drop and re-create.
+still keeps its channels as decimals, is an error, never a silent drop and re-create.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from jobs.cassandra_writer import write_readings
 from jobs.clients import cassandra_session
 from jobs.config import PROJECT_ROOT, Settings
 from jobs.sources import source_named
-from jobs.sources.common import Clock, ParsedFile, Source
+from jobs.sources.common import BadInputError, Clock, ParsedFile, Source
 from schemas.cassandra import LOAD_REJECTS, METER_DAYS, METER_READINGS, METERS, Table
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def main(
     clock = Clock.parse(tz or source.default_tz)
     started = time.perf_counter()
     parsed = source.parse(path or DEFAULT_DATA_DIR / source.default_file, clock)
+    refuse_unstorable_values(parsed)
     received_at = datetime.now(UTC)
     progress = (lambda written: on_progress(written, len(parsed.readings))) if on_progress else None
     keyspace = settings.cassandra.keyspace
@@ -94,6 +95,20 @@ def main(
     summary = summarise(parsed, source, report.rows, time.perf_counter() - started)
     log.info(summary.log_line())
     return summary
+
+
+def refuse_unstorable_values(parsed: ParsedFile) -> None:
+    """Fail the file, before anything is written, on a reading whose value its channel cannot
+    store (too large for its steps, schemas/cassandra.py StoredChannel), naming the line."""
+    for reading in parsed.readings:
+        for channel in METER_READINGS.channels:
+            value = getattr(reading, channel.name, None)
+            if value is None:
+                continue
+            try:
+                channel.to_stored(value)
+            except ValueError as exc:
+                raise BadInputError(f"{parsed.file} line {reading.line}: {exc}") from None
 
 
 def reading_rows(parsed: ParsedFile, source: Source, received_at: datetime) -> Iterator[dict[str, Any]]:

@@ -151,11 +151,17 @@ def test_rejects_are_stored_with_reason_and_raw_line(scratch: Settings, tmp_path
     ]
 
 
-def test_bad_file_leaves_cassandra_untouched(empty_keyspace: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("last_value", "error"), [
+    ("abc", r"^bad.csv line 4 column general_supply_kwh: 'abc' is not a number$"),
+    # Parsed, but beyond what kwh_import keeps: decimal(10,3), stored in Wh.
+    ("12345678.9", r"^bad.csv line 4: kwh_import = 12345678\.900 does not fit decimal\(10,3\)$"),
+], ids=["not a number", "too large to store"])
+def test_bad_file_leaves_cassandra_untouched(empty_keyspace: Settings, tmp_path: Path, last_value: str,
+                                             error: str) -> None:
     # Good lines and a reject first, the bad value last: nothing at all may be written.
     path = sgsc_file(tmp_path / "bad.csv", ["5,2012-02-10 08:00:00,0.1", "5,2012-02-10 08:30:00,",
-                                            "5,2012-02-10 09:00:00,abc"])
-    with pytest.raises(BadInputError, match=r"^bad.csv line 4 column general_supply_kwh: 'abc' is not a number$"):
+                                            f"5,2012-02-10 09:00:00,{last_value}"])
+    with pytest.raises(BadInputError, match=error):
         load_real_data.main(empty_keyspace, "sgsc", path=path)
     keyspace = empty_keyspace.cassandra.keyspace
     with cassandra_session(empty_keyspace) as session:
