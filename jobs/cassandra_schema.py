@@ -1,31 +1,57 @@
 """`gridlake schema apply`: create or migrate keyspace ``grid`` from schemas/cassandra.py.
 
 Idempotent: a second apply changes nothing. A table that exists gets the columns it lacks
-(ALTER TABLE ADD, so stored rows stay); a column whose type differs, or a readings table that
-still keeps its channels as decimals, is an error, never a silent drop and re-create.
+(ALTER TABLE ADD, so stored rows stay); a column whose type differs, a primary key that
+differs, or a readings table that still keeps its channels as decimals, is an error, never a
+silent drop and re-create.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from cassandra.cluster import Session
 
 from jobs.config import Settings
-from schemas.cassandra import TABLES, Table, keyspace_cql, time_series_options
+from schemas.cassandra import TABLES, Table, keyspace_cql, primary_key_cql, time_series_options
 
 
 class SchemaConflict(RuntimeError):
     """The live schema differs from schemas/ in a way apply will not change by itself."""
 
 
-def _live_columns(session: Session, keyspace: str, table: str) -> dict[str, str]:
+class LiveTable(NamedTuple):
+    """A table as Cassandra has it: its columns' types and its primary key."""
+
+    columns: dict[str, str]
+    partition_key: tuple[str, ...]
+    clustering: tuple[str, ...]
+
+
+def _live_table(session: Session, keyspace: str, table: str) -> LiveTable | None:
     rows = session.execute(
-        "SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
+        "SELECT column_name, type, kind, position FROM system_schema.columns "
+        "WHERE keyspace_name = %s AND table_name = %s",
         (keyspace, table),
-    )
-    return {row.column_name: row.type for row in rows}
+    ).all()
+    if not rows:
+        return None
+
+    def key(kind: str) -> tuple[str, ...]:
+        return tuple(row.column_name for row in sorted(rows, key=lambda row: row.position) if row.kind == kind)
+
+    return LiveTable({row.column_name: row.type for row in rows}, key("partition_key"), key("clustering"))
 
 
-def _migrate(session: Session, keyspace: str, table: Table, live: dict[str, str]) -> list[str]:
+def _migrate(session: Session, keyspace: str, table: Table, live_table: LiveTable) -> list[str]:
+    live = live_table.columns
+    if (live_table.partition_key, live_table.clustering) != (table.partition_key, table.clustering):
+        raise SchemaConflict(
+            f"{keyspace}.{table.name} has primary key {primary_key_cql(live_table.partition_key, live_table.clustering)} "
+            f"in Cassandra but {primary_key_cql(table.partition_key, table.clustering)} in schemas/; a key does not "
+            "change in place: drop the table and rebuild it (cache_entries: republish the dates), or start over in "
+            "a new keyspace (a local checkout: `make clean`)"
+        )
     for channel in table.channels:
         if channel.name in live:
             # Made before channels were stored as steps: the new columns beside the old ones
@@ -58,7 +84,7 @@ def apply_schema(session: Session, settings: Settings) -> list[str]:
     actions = [] if exists else [f"created keyspace {keyspace}"]
     session.execute(keyspace_cql(keyspace, conf.replication))
     for table in TABLES:
-        live = _live_columns(session, keyspace, table.name)
+        live = _live_table(session, keyspace, table.name)
         if live:
             actions += _migrate(session, keyspace, table, live)
         else:

@@ -44,8 +44,8 @@ class KeyFamily:
     item_parts: tuple[str, ...]
     #: For a family whose values are another family's newest entry in Cassandra (``meter_latest``
     #: is the meter's newest ``meter_daily`` plus its date): it keeps no durable copy of its own,
-    #: and a miss reads the newest row of that family's partition. Two publishes of different
-    #: days, whichever writes Cassandra last, leave the later day as the newest row.
+    #: and a miss reads that family's newest row of the tag. Two publishes of different days,
+    #: whichever writes Cassandra last, leave the later day as the newest row.
     newest_of: KeyFamily | None = None
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
@@ -56,12 +56,18 @@ class KeyFamily:
         """Whether the entries of this family are written to Cassandra's ``cache_entries``."""
         return self.newest_of is None
 
+    def durable_month(self, parts: dict[str, str]) -> str:
+        """The month (YYYY-MM) of the entry's date: with the tag's bucket, the partition of its
+        durable copy in Cassandra's ``cache_entries``."""
+        return parts["date"][:7]
+
     def durable_tag(self, parts: dict[str, str]) -> str:
-        """The partition of the entry's durable copies in Cassandra's ``cache_entries``."""
+        """The tag of the entry's durable copy in Cassandra's ``cache_entries``: the parts of the
+        key's hash tag."""
         return ":".join(parts[p] for p in self.tag_parts)
 
     def durable_item(self, parts: dict[str, str]) -> str:
-        """The row of the entry's durable copy within its partition: the key's other parts."""
+        """The rest of the entry's durable copy's row key: the key's other parts."""
         return ":".join(parts[p] for p in self.item_parts)
 
 

@@ -1,9 +1,11 @@
 """Versioned publishes into the real Redis and Redis Cluster: flip, failure, retirement."""
 
 import threading
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from itertools import product
 
 import pytest
 import redis
@@ -133,8 +135,9 @@ def durable(services: Settings) -> Iterator[DurableCopies]:
         apply_schema(session, services)
         CountingDurableCopies.reads = 0
         yield CountingDurableCopies(session, services.cassandra.keyspace)
-        session.execute(f"DELETE FROM {services.cassandra.keyspace}.cache_entries "
-                        "WHERE family = 'meter_daily' AND tag IN ('M-0000', 'M-0001', 'M-0002')")
+        for meter, month in product(("M-0000", "M-0001", "M-0002"), ("2024-09", "2024-10")):
+            session.execute(f"DELETE FROM {services.cassandra.keyspace}.cache_entries WHERE family = 'meter_daily' "
+                            "AND month = %s AND bucket = %s AND tag = %s", (month, zlib.crc32(meter.encode()) % 256, meter))
 
 
 def test_write_through_serves_a_miss_from_cassandra_once(client, durable) -> None:
@@ -170,6 +173,20 @@ def test_a_miss_serves_the_newest_day_as_latest_whichever_publish_wrote_cassandr
     reader = CacheReader(client, durable, ttl_s=3600, prefix=PREFIX)
     assert reader.get(METER_LATEST, meter_id="M-0000") == {"kwh_import": "9.5", "date": DAY.isoformat()}
     assert durable.read(METER_LATEST, {"meter_id": "M-0999"}) is None
+
+
+def test_a_miss_of_the_latest_day_looks_back_month_by_month(durable) -> None:
+    """The copies are partitioned by month: a meter's latest day is found in the newest month
+    that holds one of its days, however far back that is."""
+    def meter_day(meter: str, day: str, kwh: str) -> CacheEntry:
+        return CacheEntry(METER_DAILY, {"meter_id": meter, "date": day}, {"kwh_import": kwh})
+
+    durable.write("v20240930-a", [meter_day("M-0001", "2024-09-30", "4.5"), meter_day("M-0002", "2024-09-30", "7.5")])
+    durable.write("v20241027-b", [meter_day("M-0001", "2024-10-27", "9.5")])
+    assert durable.read(METER_LATEST, {"meter_id": "M-0001"}) == {"kwh_import": "9.5", "date": "2024-10-27"}
+    assert durable.read(METER_LATEST, {"meter_id": "M-0002"}) == {"kwh_import": "7.5", "date": "2024-09-30"}
+    assert durable.read(METER_LATEST, {"meter_id": "M-0003"}) is None
+    assert durable.read(METER_DAILY, {"meter_id": "M-0002", "date": "2024-09-30"}) == {"kwh_import": "7.5"}
 
 
 def test_each_key_family_gets_its_configured_lifetime(client) -> None:

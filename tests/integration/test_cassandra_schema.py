@@ -69,6 +69,28 @@ def test_a_keyspace_with_decimal_channels_is_refused_not_widened(scratch: Settin
     assert live == {"meter_id", "day", "ts", "ingest_id", "kwh_import"}
 
 
+def test_a_table_whose_primary_key_changed_is_refused_not_widened(scratch: Settings) -> None:
+    """cache_entries from before its rows were bucketed by month: the new key columns cannot be
+    added beside the old key, and the stored copies stay as they are."""
+    with cassandra_session(scratch) as session:
+        session.execute("CREATE KEYSPACE grid_schema_test WITH replication = "
+                        "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        session.execute("CREATE TABLE grid_schema_test.cache_entries (family text, tag text, item text, "
+                        "version text, value text, written_at timestamp, PRIMARY KEY ((family, tag), item))")
+        session.execute("INSERT INTO grid_schema_test.cache_entries (family, tag, item, value) "
+                        "VALUES ('meter_daily', 'm-1', '2024-10-27', '{}')")
+        with pytest.raises(SchemaConflict, match=r"grid_schema_test\.cache_entries has primary key "
+                                                 r"\(\(family, tag\), item\) in Cassandra but "
+                                                 r"\(\(family, month, bucket\), tag, item\)"):
+            apply_schema(session, scratch)
+        live = {row.column_name for row in session.execute(
+            "SELECT column_name FROM system_schema.columns WHERE keyspace_name = 'grid_schema_test' "
+            "AND table_name = 'cache_entries'")}
+        stored = session.execute("SELECT count(*) FROM grid_schema_test.cache_entries").one()[0]
+    assert live == {"family", "tag", "item", "version", "value", "written_at"}
+    assert stored == 1
+
+
 def test_new_nullable_column_is_added_and_keeps_stored_rows(scratch: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     with cassandra_session(scratch) as session:
         apply_schema(session, scratch)

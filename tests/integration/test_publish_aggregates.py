@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -127,8 +128,9 @@ def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
     """`gridlake cache get` serves from the cluster when cache.cluster says so, as the jobs write
     (without the durable copy, so that a read of the wrong Redis cannot fall back to Cassandra)."""
     with cassandra_session(published) as session:
-        session.execute(f"DELETE FROM {published.cassandra.keyspace}.cache_entries "
-                        "WHERE family = 'meter_daily' AND tag = 'M-2' AND item = '2024-10-27'")
+        session.execute(f"DELETE FROM {published.cassandra.keyspace}.cache_entries WHERE family = 'meter_daily' "
+                        "AND month = '2024-10' AND bucket = %s AND tag = 'M-2' AND item = '2024-10-27'",
+                        (zlib.crc32(b"M-2") % 256,))
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CACHE__PREFIX": published.cache.prefix,
            "GRIDLAKE_CACHE__CLUSTER": str(published.cache.cluster).lower(),
            "GRIDLAKE_CASSANDRA__KEYSPACE": published.cassandra.keyspace}

@@ -5,6 +5,7 @@ read back by queued_copies) and the durable rows (DurableCopies)."""
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -62,12 +63,28 @@ def test_copies_made_in_spark_read_back_as_the_entries(entry_rows: DataFrame) ->
 
 
 def test_durable_rows_made_in_spark_are_those_the_python_writer_makes(entry_rows: DataFrame) -> None:
-    made_in_spark = sorted((r.family, r.tag, r.item, r.version, json.loads(r.value))
+    made_in_spark = sorted((r.family, r.month, r.bucket, r.tag, r.item, r.version, json.loads(r.value))
                            for r in durable_rows(entry_rows, "v-1").collect())
     python_rows = [DurableCopies._row(e.family, e.parts, "v-1", e.value) for e in as_entries()
                    if e.family.name != "meter_latest"]
-    written_one_by_one = sorted((family, tag, item, version, json.loads(value))
-                                for family, tag, item, version, value, _ in python_rows)
+    written_one_by_one = sorted((family, month, bucket, tag, item, version, json.loads(value))
+                                for family, month, bucket, tag, item, version, value, _ in python_rows)
     assert made_in_spark == written_one_by_one
     assert len(made_in_spark) == len(ROWS) - 1, "every entry but meter_latest (read from meter_daily's copies)"
-    assert ("area_top_consumers", "feeder:F-1", "2024-10-27", "v-1", {"M-1": 12.5, "M-2": 7.25}) in made_in_spark
+    feeder_bucket = zlib.crc32(b"feeder:F-1") % 256
+    assert ("area_top_consumers", "2024-10", feeder_bucket, "feeder:F-1", "2024-10-27", "v-1",
+            {"M-1": 12.5, "M-2": 7.25}) in made_in_spark
+
+
+def test_durable_copies_of_one_meter_share_its_bucket_and_spread_over_buckets(spark: SparkSession) -> None:
+    """A meter's copies of every day and family sit in one bucket (a miss is one partition
+    read), and a day of many meters spreads over every bucket (the publish's batches)."""
+    meters = [f"MTR-{n:07d}" for n in range(5000)]
+    rows = [{"family": family, "parts": {"meter_id": meter, "date": day}, "fields": {"kwh_import": "1.000"},
+             "scores": None} for meter in meters for family in ("meter_daily", "meter_hourly")
+            for day in ("2024-10-27", "2024-11-01")]
+    frame = spark.createDataFrame(rows, "family string, parts map<string,string>, fields map<string,string>, "
+                                        "scores map<string,double>")
+    buckets = {(r.tag, r.bucket) for r in durable_rows(frame, "v-1").collect()}
+    assert buckets == {(meter, zlib.crc32(meter.encode()) % 256) for meter in meters}
+    assert len({bucket for _, bucket in buckets}) == 256
