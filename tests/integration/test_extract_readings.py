@@ -40,8 +40,10 @@ def meter_rows(meter_id: str, day: date, intervals: int, source: str = "test") -
 
 
 @pytest.fixture(scope="module")
-def stored(services: Settings) -> Iterator[Settings]:
-    """Three days of three meters, one of them with a duplicate version of an interval."""
+def stored(services: Settings, spark: SparkSession) -> Iterator[Settings]:
+    """Three days of three meters, one of them with a duplicate version of an interval. The
+    session's connector is then made to read the schema afresh, as the extract's main does:
+    the tests below read the new keyspace through it directly."""
     settings = services.model_copy(deep=True)
     settings.cassandra.keyspace = KEYSPACE
     with cassandra_session(settings) as session:
@@ -53,6 +55,7 @@ def stored(services: Settings) -> Iterator[Settings]:
                 rows += meter_rows(meter, day, 96)
         rows += meter_rows("m-2", DAY, 1, source="resent")  # a second version of m-2's first interval
         write_readings(session, KEYSPACE, METER_READINGS, METER_DAYS, rows)
+    forget_cassandra_schema(spark)
     yield settings
     with cassandra_session(settings) as session:
         session.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}")
