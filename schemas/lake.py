@@ -58,8 +58,9 @@ class LakeTable:
         return pa.schema([pa.field(c.name, c.arrow_type(), c.nullable) for c in self.columns])
 
 
-def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...]) -> LakeTable:
-    """A bronze readings table: the Cassandra table as read, ``day`` renamed ``date``."""
+def bronze_readings(path: str, device_column: str, channels: dict[str, str]) -> LakeTable:
+    """A bronze readings table: the Cassandra table as read, ``day`` renamed ``date``, each of
+    ``channels`` (name: decimal type, schemas/channels.py) a nullable column."""
     return LakeTable(
         path=path,
         columns=(
@@ -68,17 +69,15 @@ def bronze_readings(path: str, device_column: str, channels: tuple[Column, ...])
             Column("ts", "timestamp", nullable=False),
             Column("ingest_id", "string", nullable=False),
             Column("interval_s", "int"),
-            *channels,
+            *(Column(name, kind) for name, kind in channels.items()),
             Column("source", "string"),
             Column("received_at", "timestamp"),
         ),
     )
 
 
-BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", tuple(
-    Column(name, kind) for name, kind in METER_CHANNELS.items()))
-BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", tuple(
-    Column(name, kind) for name, kind in SENSOR_CHANNELS.items()))
+BRONZE_METER_READINGS = bronze_readings("bronze/meter_readings", "meter_id", METER_CHANNELS)
+BRONZE_SENSOR_READINGS = bronze_readings("bronze/sensor_readings", "sensor_id", SENSOR_CHANNELS)
 
 
 def _with(table: LakeTable, path: str, *extra: Column) -> LakeTable:
