@@ -2,7 +2,10 @@
 
 Measured in one run, on the standard set (10,000 meters x 2 days at 15 minutes, seeded):
 - extract rate: readings/s of one day end to end (Cassandra read, layout, lake write, checks),
-  beside Cassandra's own read limit: a concurrent token-range scan with the Python driver.
+  beside two read limits: the connector reading the same day the same way (the day's keys,
+  the direct join, the bronze columns) into Spark's no-op sink, which is the extract without
+  its sort and lake write; and Cassandra's own, a concurrent token-range scan with the Python
+  driver.
   Three figures, because the JVM's compiler keeps warming for several extracts:
   - cold: the first day, once, in a fresh session (as an Airflow task's spark-submit runs);
   - rerun: the median of the next REPEATS extracts, of the second day (the daily rerun);
@@ -56,6 +59,19 @@ def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int
         return rows, rows / (time.perf_counter() - started)
 
 
+def connector_read_seconds(spark, settings: Settings, day: date) -> float:  # noqa: ANN001
+    """Seconds to read ``day``'s meter readings as the extract does, into the no-op sink."""
+    feed = extract_readings.METER_FEED
+    started = time.perf_counter()
+    keys = extract_readings.day_keys(spark, settings.cassandra.keyspace, feed, day).cache()
+    keys.count()
+    ranged = keys.repartitionByRange(spark.sparkContext.defaultParallelism, feed.device_column)
+    bronze = extract_readings.to_bronze(extract_readings.read_day(spark, settings.cassandra, feed, ranged), feed)
+    bronze.write.format("noop").mode("overwrite").save()
+    keys.unpersist()
+    return time.perf_counter() - started
+
+
 REPEATS = 3
 
 
@@ -89,6 +105,7 @@ def main() -> None:
         record, seconds = median_extract(spark, standard, day)
         steady, steady_seconds = median_extract(spark, standard, day)
         extract_rate, steady_rate = record.rows_written / seconds, steady.rows_written / steady_seconds
+        read_rate = steady.rows_written / sorted(connector_read_seconds(spark, standard, day) for _ in range(REPEATS))[REPEATS // 2]
         scanned, scan_rate = token_range_scan_rate(standard)
 
         table = LakeTableRef(spark, standard.lake_root, BRONZE_METER_READINGS.path, standard.lake.format)
@@ -124,6 +141,8 @@ def main() -> None:
     print(f"  cold, the session's first:        {first_seconds:5.1f} s = {first.rows_written / first_seconds:,.0f} readings/s")
     print(f"  rerun, median of the next {REPEATS}:     {seconds:5.1f} s = {extract_rate:,.0f} readings/s")
     print(f"  steady, median of {REPEATS} more:        {steady_seconds:5.1f} s = {steady_rate:,.0f} readings/s")
+    print(f"connector read of the same day into the no-op sink, median of {REPEATS}: {read_rate:,.0f} readings/s; "
+          f"ratio extract / read: rerun {extract_rate / read_rate:.2f}, steady {steady_rate / read_rate:.2f}")
     print(f"Cassandra token-range scan, Python driver (whole table, {scanned:,} rows): {scan_rate:,.0f} readings/s; "
           f"ratio extract / scan: rerun {extract_rate / scan_rate:.2f}, steady {steady_rate / scan_rate:.2f}")
     print(f"lake write of the same rows in memory:  {lake_write_rate:,.0f} readings/s")
