@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from cassandra.cluster import Session
@@ -33,8 +32,8 @@ class DurableCopies:
         self.concurrency = concurrency
         table, months = f"{keyspace}.{CACHE_ENTRIES.name}", f"{keyspace}.{CACHE_ENTRY_MONTHS.name}"
         in_partition = "family = ? AND month = ? AND bucket = ? AND tag = ?"
-        self._insert = session.prepare(f"INSERT INTO {table} (family, month, bucket, tag, item, version, value, "
-                                       "written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        self._insert = session.prepare(f"INSERT INTO {table} (family, month, bucket, tag, item, version, value) "
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?)")
         self._insert_month = session.prepare(f"INSERT INTO {months} (family, month) VALUES (?, ?)")
         self._select = session.prepare(f"SELECT value FROM {table} WHERE {in_partition} AND item = ?")
         self._select_newest = session.prepare(f"SELECT item, value FROM {table} WHERE {in_partition} "
@@ -45,7 +44,7 @@ class DurableCopies:
     def _row(family: KeyFamily, parts: dict[str, str], version: str, value: dict[str, Any]) -> tuple[Any, ...]:
         tag = family.durable_tag(parts)
         return (family.name, family.durable_month(parts), cache_bucket(tag), tag, family.durable_item(parts),
-                version, json.dumps(value, sort_keys=True), datetime.now(timezone.utc))
+                version, json.dumps(value, sort_keys=True))
 
     def record_months(self, months: Iterable[tuple[str, str]]) -> None:
         """Note that (family, month) pairs hold durable copies: before the copies are written,

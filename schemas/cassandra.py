@@ -202,11 +202,11 @@ LOAD_REJECTS = Table(
 #: own and cost Cassandra three times the CPU. ``meter_latest`` has no rows: a miss reads the
 #: meter's newest ``meter_daily`` row, month by month back through CACHE_ENTRY_MONTHS
 #: (schemas/cache_keys.py, ``newest_of``). ``value`` is the entry as JSON (hash fields or zset
-#: scores).
+#: scores); ``version`` the publish that wrote it, and Cassandra's ``WRITETIME(value)`` when.
 CACHE_ENTRIES = Table(
     name="cache_entries",
     columns={"family": "text", "month": "text", "bucket": "int", "tag": "text", "item": "text", "version": "text",
-             "value": "text", "written_at": "timestamp"},
+             "value": "text"},
     partition_key=("family", "month", "bucket"),
     clustering=("tag", "item"),
 )
