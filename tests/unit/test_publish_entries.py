@@ -68,7 +68,7 @@ def test_durable_rows_made_in_spark_are_those_the_python_writer_makes(entry_rows
     python_rows = [DurableCopies._row(e.family, e.parts, "v-1", e.value) for e in as_entries()
                    if e.family.name != "meter_latest"]
     written_one_by_one = sorted((family, month, bucket, tag, item, version, json.loads(value))
-                                for family, month, bucket, tag, item, version, value, _ in python_rows)
+                                for family, month, bucket, tag, item, version, value in python_rows)
     assert made_in_spark == written_one_by_one
     assert len(made_in_spark) == len(ROWS) - 1, "every entry but meter_latest (read from meter_daily's copies)"
     feeder_bucket = zlib.crc32(b"feeder:F-1") % 256
