@@ -100,14 +100,19 @@ def read_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys:
     return keys.join(readings, [feed.device_column, "day"])
 
 
+def day_bands(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame,
+              files: int) -> DataFrame:
+    """The day's bronze rows in ``files`` Spark partitions, each a band of devices: the keys
+    are range-partitioned before the direct join, which keeps their partitions, so the
+    readings are read once and never shuffled."""
+    ranged = keys.repartitionByRange(files, feed.device_column)
+    return to_bronze(read_day(spark, conf, feed, ranged), feed)
+
+
 def laid_out_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame,
                  files: int) -> DataFrame:
-    """The day's bronze rows in ``files`` Spark partitions, each a band of devices sorted by
-    device and time: the keys are range-partitioned before the direct join, which keeps
-    their partitions, so the readings are read once and never shuffled."""
-    ranged = keys.repartitionByRange(files, feed.device_column)
-    bronze = to_bronze(read_day(spark, conf, feed, ranged), feed)
-    return bronze.sortWithinPartitions(*layout_columns(feed.device_column))
+    """The day's bands (``day_bands``), each sorted by device and time."""
+    return day_bands(spark, conf, feed, keys, files).sortWithinPartitions(*layout_columns(feed.device_column))
 
 
 def to_bronze(readings: DataFrame, feed: ReadingsFeed) -> DataFrame:

@@ -65,9 +65,8 @@ def connector_read_seconds(spark, settings: Settings, day: date) -> float:  # no
     started = time.perf_counter()
     keys = extract_readings.day_keys(spark, settings.cassandra.keyspace, feed, day).cache()
     keys.count()
-    ranged = keys.repartitionByRange(spark.sparkContext.defaultParallelism, feed.device_column)
-    bronze = extract_readings.to_bronze(extract_readings.read_day(spark, settings.cassandra, feed, ranged), feed)
-    bronze.write.format("noop").mode("overwrite").save()
+    bands = extract_readings.day_bands(spark, settings.cassandra, feed, keys, spark.sparkContext.defaultParallelism)
+    bands.write.format("noop").mode("overwrite").save()
     keys.unpersist()
     return time.perf_counter() - started
 
