@@ -186,7 +186,8 @@ def durable_copies_limit(entries, settings: Settings, rounds: int) -> tuple[int,
     times = []
     for round_ in range(rounds):
         started = time.perf_counter()
-        write_durable_copies(entries, settings, f"v-durable-limit-{round_}", DAY)
+        write_durable_copies(entries, settings, f"v-durable-limit-{round_}", DAY,
+                             tasks=entries.sparkSession.sparkContext.defaultParallelism)
         times.append(time.perf_counter() - started)
     return rows, sorted(times)[len(times) // 2]
 
