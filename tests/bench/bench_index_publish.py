@@ -192,12 +192,19 @@ def durable_copies_limit(entries, settings: Settings, rounds: int) -> tuple[int,
     return rows, sorted(times)[len(times) // 2]
 
 
+def empty_frame(spark, table):  # noqa: ANN001, ANN201
+    """An empty frame of ``table``'s columns, in no partitions. ``createDataFrame([])`` makes one
+    partition per core and hands each to a Python worker, which cost every publish 0.6-0.8
+    task-seconds of waiting that a publish from the lake does not have."""
+    return spark.createDataFrame(spark.sparkContext.emptyRDD(), table.spark_schema())
+
+
 def publish_bench(spark, settings: Settings, gold, batch_size: int, rounds: int) -> None:  # noqa: ANN001
     """Keys/s of whole publishes from the gold frame in each durable mode, beside the limits."""
     client = redis_client(settings)
     prefix = "gridlake-bench"
-    empty_hours = spark.createDataFrame([], GOLD_METER_HOURLY.spark_schema())
-    areas = {level: spark.createDataFrame([], table.spark_schema()) for level, _, table in AREAS}
+    empty_hours = empty_frame(spark, GOLD_METER_HOURLY)
+    areas = {level: empty_frame(spark, table) for level, _, table in AREAS}
     entries = cache_entries(DAY, gold, empty_hours, areas, settings.cache.top_consumers)
     serialised = payloads([entry_of(*row) for row in entries.collect()], prefix)
     keys = len(serialised)
