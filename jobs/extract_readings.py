@@ -2,9 +2,14 @@
 
 The job touches only that date's Cassandra partitions: it reads the day's keys from the
 ``*_days`` index (a full partition-key restriction, ``day`` plus every bucket), then joins
-them with the readings table through the connector's direct join, forced on. In the
-connector's ``auto`` mode the choice rests on size estimates that lag behind fresh data and
-may fall back to a full table scan. Every received version of a reading reaches bronze.
+them with the readings table through the connector's direct join (its ``CassandraJoinRDD``:
+one partition query per key, never a table scan). Every received version of a reading
+reaches bronze.
+
+The rows are decoded by gridlake's own row reader (conf/spark/src, ``CassandraDayReader``)
+instead of the connector's DataFrame conversion, which made a Java object and then a Spark
+value of every column of every reading: 56% of the extract's task time in a profile. The join
+itself, its concurrency and the queries are the connector's.
 
 The bronze partition of the date is then replaced as a whole (jobs/lake.py), so a rerun
 never appends a second copy and picks up late rows. The rows stream from Cassandra straight
@@ -85,19 +90,26 @@ def day_keys(spark: SparkSession, keyspace: str, feed: ReadingsFeed, day: date) 
 
 
 def read_day(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame) -> DataFrame:
-    """All stored readings of the day: its ``keys`` joined directly with the readings table.
-    Each Spark partition of ``keys`` reads its own devices' readings, keeping
-    ``conf.read_concurrency`` Cassandra partition reads in flight.
+    """All stored readings of the day: its ``keys`` (device, day) joined directly with the
+    readings table, as the Cassandra columns the bronze table is made of. Each Spark
+    partition of ``keys`` reads its own devices' readings, keeping ``conf.read_concurrency``
+    Cassandra partition reads in flight."""
+    columns = stored_columns(feed)
+    gateway = spark.sparkContext._gateway
+    names = gateway.new_array(gateway.jvm.String, len(columns))
+    for index, name in enumerate(columns):
+        names[index] = name
+    reader = gateway.jvm.org.gridlake.spark.CassandraDayReader
+    return DataFrame(reader.join(keys._jdf, conf.keyspace, feed.readings.name, names, conf.read_concurrency), spark)
 
-    The connector's input metrics are off: they size every row read (7.8% of the extract's
-    CPU in a profile), for Spark's UI only; the run log counts rows itself.
-    Select columns before counting: a count() with no column of the readings side left to
-    read fails inside connector 3.5.1's direct join ("Couldn't find none#0").
-    """
-    readings = cassandra_table(spark, conf.keyspace, feed.readings.name, direct_join="on",
-                               **{"spark.cassandra.concurrent.reads": str(conf.read_concurrency),
-                                  "spark.cassandra.input.metrics": "false"})
-    return keys.join(readings, [feed.device_column, "day"])
+
+def stored_columns(feed: ReadingsFeed) -> list[str]:
+    """The Cassandra columns a feed's bronze columns are read from: ``day`` for the lake's
+    ``date``, a channel's stored steps for the channel, any other column by its own name (a
+    column added to both tables later included)."""
+    stored = {channel.name: channel.column for channel in feed.readings.channels}
+    return [("day" if column.name == PARTITION_COLUMN else stored.get(column.name, column.name))
+            for column in feed.bronze.columns]
 
 
 def day_bands(spark: SparkSession, conf: CassandraConf, feed: ReadingsFeed, keys: DataFrame,

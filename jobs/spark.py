@@ -151,16 +151,13 @@ def forget_cassandra_schema(spark: SparkSession) -> None:
     spark._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
 
 
-def cassandra_table(spark: SparkSession, keyspace: str, table: str, direct_join: str = "off",
-                    **options: str) -> DataFrame:
-    """A Cassandra table through the connector; ``direct_join`` is its directJoinSetting for
-    joins with this table, ``options`` more of the connector's read settings for this table.
+def cassandra_table(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
+    """A Cassandra table through the connector, read whole or by pushed-down filters.
 
-    Off unless asked for: catalogue tables are small and read whole. In the connector's
-    ``auto`` mode a join turns into a direct join by size estimates that Cassandra refreshes
-    every few minutes, so the plan changes from one run to the next; and connector 3.5.1's
-    direct join fails on a count() that reads no column of the table ("Couldn't find none#0").
-    The extract turns it on for the readings tables, where it is the point.
+    Its direct join is off: in the connector's ``auto`` mode a join with a catalogue table
+    would turn into a direct join by size estimates that Cassandra refreshes every few
+    minutes, so the plan would change from one run to the next. The extract's direct join is
+    its own (jobs/extract_readings.py).
     """
     return (spark.read.format(CASSANDRA_FORMAT)
-            .options(keyspace=keyspace, table=table, directJoinSetting=direct_join, **options).load())
+            .options(keyspace=keyspace, table=table, directJoinSetting="off").load())

@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from cassandra.util import Date as CassandraDate
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs import compact_partitions, extract_readings, submit
 from jobs.cassandra_schema import apply_schema
@@ -69,14 +71,54 @@ def lake_settings(request: pytest.FixtureRequest, stored: Settings, tmp_path) ->
     return settings
 
 
+def lineage(frame: DataFrame) -> str:
+    """The RDDs a frame's rows come from, one per line, the last read first."""
+    return frame._jdf.queryExecution().toRdd().toDebugString()
+
+
 def test_direct_join_reads_only_the_days_partitions(stored: Settings, spark: SparkSession) -> None:
     feed = extract_readings.METER_FEED
     frame = extract_readings.read_day(spark, stored.cassandra, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
-    plan = frame._jdf.queryExecution().executedPlan().toString()
-    assert "Cassandra Direct Join" in plan
-    # Rows read from Cassandra are the day's rows only. (A bare count() of a direct join, with
-    # no column left to read, trips the connector: "Couldn't find none#0"; select columns first.)
-    assert len(frame.select("meter_id", "ts", "ingest_id").collect()) == 3 * 96 + 1
+    assert "CassandraJoinRDD" in lineage(frame), "the readings are read by the connector's direct join"
+    assert "CassandraTableScanRDD" not in lineage(frame)
+    # Rows read from Cassandra are the day's rows only.
+    assert frame.count() == 3 * 96 + 1
+
+
+def test_the_reader_decodes_every_column_as_the_python_driver_does(stored: Settings, spark: SparkSession) -> None:
+    """gridlake's row reader (conf/spark/src) against the same rows read by the Python driver."""
+    feed = extract_readings.METER_FEED
+    columns = extract_readings.stored_columns(feed)
+    frame = extract_readings.read_day(spark, stored.cassandra, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
+    times = {"ts", "received_at"}
+    read = sorted(tuple(row) for row in frame.select(
+        *[F.unix_micros(column).alias(column) if column in times else column for column in columns]).collect())
+    with cassandra_session(stored) as session:
+        stored_rows = session.execute(f"SELECT {', '.join(columns)} FROM {KEYSPACE}.meter_readings "
+                                      "WHERE day = %s ALLOW FILTERING", (DAY,))
+        expected = sorted(tuple(as_spark_collects(value) for value in row) for row in stored_rows)
+    assert read == expected
+    assert len(read) == 3 * 96 + 1
+    assert {row[columns.index("kvarh_x1000")] for row in read} == {None}, "a channel the meters lack stays null"
+
+
+def as_spark_collects(value: object) -> object:
+    """A value as the Python driver returns it, as Spark collects it: dates as dates,
+    timestamps as microseconds since the epoch (the driver's are naive UTC)."""
+    if isinstance(value, CassandraDate):
+        return value.date()
+    if isinstance(value, datetime):
+        return round(value.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    return value
+
+
+def test_the_reader_refuses_a_type_it_does_not_decode(stored: Settings, spark: SparkSession) -> None:
+    gateway = spark.sparkContext._gateway
+    columns = gateway.new_array(gateway.jvm.String, 1)
+    columns[0] = "nominal_voltage_v"
+    keys = spark.createDataFrame([("m-1",)], "meter_id string")
+    with pytest.raises(Exception, match=f"cannot read {KEYSPACE}.meters.nominal_voltage_v of CQL type decimal"):
+        gateway.jvm.org.gridlake.spark.CassandraDayReader.join(keys._jdf, KEYSPACE, "meters", columns, 8)
 
 
 def test_the_days_keys_are_ranged_before_the_join_and_the_readings_never_shuffled(stored: Settings,
@@ -85,9 +127,9 @@ def test_the_days_keys_are_ranged_before_the_join_and_the_readings_never_shuffle
     keys = extract_readings.day_keys(spark, KEYSPACE, feed, DAY)
     frame = extract_readings.laid_out_day(spark, stored.cassandra, feed, keys, files=2)
     plan = frame._jdf.queryExecution().executedPlan().toString()
-    join = plan.index("Cassandra Direct Join")
-    assert "Exchange" not in plan[:join], f"the readings are shuffled:\n{plan}"
-    assert "Exchange rangepartitioning(meter_id" in plan[join:], f"the keys are not ranged:\n{plan}"
+    assert "Exchange" not in plan, f"the readings are shuffled:\n{plan}"
+    rdds = lineage(frame)
+    assert "ShuffledRowRDD" in rdds[rdds.index("CassandraJoinRDD"):], f"the keys are not ranged before the join:\n{rdds}"
 
     bands = [band for band in frame.select("meter_id", "ts").rdd.glom().collect() if band]
     assert len(bands) == 2
