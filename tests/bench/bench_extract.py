@@ -2,10 +2,11 @@
 
 Measured in one run, on the standard set (10,000 meters x 2 days at 15 minutes, seeded):
 - extract rate: readings/s of one day end to end (Cassandra read, layout, lake write, checks),
-  beside two read limits: the connector reading the same day the same way (the day's keys,
-  the direct join, the bronze columns) into Spark's no-op sink, which is the extract without
-  its sort and lake write; and Cassandra's own, a concurrent token-range scan with the Python
-  driver.
+  beside two read limits: the same day read the same way (the day's keys, the connector's
+  direct join, gridlake's row reader, the bronze columns) into Spark's no-op sink, which is the
+  extract without its sort and lake write; and Cassandra's own, a concurrent token-range scan
+  with the Python driver. Beside them, the connector's DataFrame direct join reading the same
+  columns of the same day into the no-op sink: what the row reader replaced.
   Three figures, because the JVM's compiler keeps warming for several extracts:
   - cold: the first day, once, in a fresh session (as an Airflow task's spark-submit runs);
   - rerun: the median of the next REPEATS extracts, of the second day (the daily rerun);
@@ -40,7 +41,7 @@ from jobs import extract_readings
 from jobs.clients import cassandra_session
 from jobs.config import Settings, load_settings
 from jobs.lake import LakeTableRef
-from jobs.spark import spark_session
+from jobs.spark import CASSANDRA_FORMAT, spark_session
 from schemas.lake import BRONZE_METER_READINGS
 
 def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int = 32) -> tuple[int, float]:
@@ -59,19 +60,33 @@ def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int
         return rows, rows / (time.perf_counter() - started)
 
 
-def connector_read_seconds(spark, settings: Settings, day: date) -> float:  # noqa: ANN001
-    """Seconds to read ``day``'s meter readings as the extract does, into the no-op sink."""
+def day_read_seconds(spark, settings: Settings, day: date, through_dataframe: bool = False) -> float:  # noqa: ANN001
+    """Seconds to read ``day``'s meter readings as the extract does, into the no-op sink; or,
+    ``through_dataframe``, the same columns through the connector's DataFrame direct join."""
     feed = extract_readings.METER_FEED
+    cores = spark.sparkContext.defaultParallelism
     started = time.perf_counter()
     keys = extract_readings.day_keys(spark, settings.cassandra.keyspace, feed, day).cache()
     keys.count()
-    bands = extract_readings.day_bands(spark, settings.cassandra, feed, keys, spark.sparkContext.defaultParallelism)
+    if through_dataframe:
+        readings = (spark.read.format(CASSANDRA_FORMAT)
+                    .options(keyspace=settings.cassandra.keyspace, table=feed.readings.name, directJoinSetting="on",
+                             **{"spark.cassandra.concurrent.reads": str(settings.cassandra.read_concurrency),
+                                "spark.cassandra.input.metrics": "false"}).load())
+        ranged = keys.repartitionByRange(cores, feed.device_column)
+        bands = ranged.join(readings, [feed.device_column, "day"]).select(*extract_readings.stored_columns(feed))
+    else:
+        bands = extract_readings.day_bands(spark, settings.cassandra, feed, keys, cores)
     bands.write.format("noop").mode("overwrite").save()
     keys.unpersist()
     return time.perf_counter() - started
 
 
 REPEATS = 3
+
+
+def median_read_seconds(spark, settings: Settings, day: date, through_dataframe: bool = False) -> float:  # noqa: ANN001
+    return sorted(day_read_seconds(spark, settings, day, through_dataframe) for _ in range(REPEATS))[REPEATS // 2]
 
 
 def timed_extract(spark, settings: Settings, day: date):  # noqa: ANN001, ANN201
@@ -104,7 +119,8 @@ def main() -> None:
         record, seconds = median_extract(spark, standard, day)
         steady, steady_seconds = median_extract(spark, standard, day)
         extract_rate, steady_rate = record.rows_written / seconds, steady.rows_written / steady_seconds
-        read_rate = steady.rows_written / sorted(connector_read_seconds(spark, standard, day) for _ in range(REPEATS))[REPEATS // 2]
+        read_rate = steady.rows_written / median_read_seconds(spark, standard, day)
+        dataframe_read_rate = steady.rows_written / median_read_seconds(spark, standard, day, through_dataframe=True)
         scanned, scan_rate = token_range_scan_rate(standard)
 
         table = LakeTableRef(spark, standard.lake_root, BRONZE_METER_READINGS.path, standard.lake.format)
@@ -140,8 +156,10 @@ def main() -> None:
     print(f"  cold, the session's first:        {first_seconds:5.1f} s = {first.rows_written / first_seconds:,.0f} readings/s")
     print(f"  rerun, median of the next {REPEATS}:     {seconds:5.1f} s = {extract_rate:,.0f} readings/s")
     print(f"  steady, median of {REPEATS} more:        {steady_seconds:5.1f} s = {steady_rate:,.0f} readings/s")
-    print(f"connector read of the same day into the no-op sink, median of {REPEATS}: {read_rate:,.0f} readings/s; "
+    print(f"the extract's read of the same day into the no-op sink, median of {REPEATS}: {read_rate:,.0f} readings/s; "
           f"ratio extract / read: rerun {extract_rate / read_rate:.2f}, steady {steady_rate / read_rate:.2f}")
+    print(f"  the same read through the connector's DataFrame direct join: {dataframe_read_rate:,.0f} readings/s "
+          f"(gridlake's row reader / it: {read_rate / dataframe_read_rate:.2f})")
     print(f"Cassandra token-range scan, Python driver (whole table, {scanned:,} rows): {scan_rate:,.0f} readings/s; "
           f"ratio extract / scan: rerun {extract_rate / scan_rate:.2f}, steady {steady_rate / scan_rate:.2f}")
     print(f"lake write of the same rows in memory:  {lake_write_rate:,.0f} readings/s")

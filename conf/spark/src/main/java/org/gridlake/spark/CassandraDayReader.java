@@ -194,7 +194,8 @@ public final class CassandraDayReader {
    * One Cassandra row into one Spark row, by the native protocol's encodings: numbers
    * big-endian, a boolean one byte, timestamp milliseconds since the epoch (Spark keeps
    * microseconds), date days as an unsigned int centred on 2^31 (Spark keeps signed days),
-   * text UTF-8 as Spark keeps it.
+   * text UTF-8 as Spark keeps it. A null, and the empty value CQL allows in a column of a
+   * number, boolean or time type, are Spark's null.
    */
   static final class Reader implements RowReader<InternalRow> {
     private static final long serialVersionUID = 1L;
