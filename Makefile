@@ -43,10 +43,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
 	@if $(BIN)/pip show pyspark-client >/dev/null 2>&1; then \
-	  echo "pyspark-client was installed over pyspark 3.5.9; see DESIGN.md" >&2; exit 1; fi
+	  echo "pyspark-client was installed over pyspark 3.5.9; see docs/decisions/pinned-stack.md" >&2; exit 1; fi
 	touch $@
 
-# The Spark driver's class-data-sharing archive (jobs/driver_classes.py): made once per jars
+# The Spark driver's class-data-sharing archive (jobs/devstack/driver_classes.py): made once per jars
 # and Java (about 45 s, with the first build of Spark's jars), then every driver JVM starts
 # about 5 s sooner. A no-op when it exists.
 driver-classes: venv
@@ -88,7 +88,9 @@ demo-real: services
 	$(GRIDLAKE) runs --date $(SGSC_START) --end $(SGSC_END)
 	$(GRIDLAKE) cache get --meter sgsc-10006414 --date $(SGSC_END)
 
+# The import contracts (.importlinter: rooms import downward only) first: a second, not a test run.
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Benchmarks print rates beside this machine's own limits, measured in the same run.

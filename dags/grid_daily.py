@@ -1,6 +1,6 @@
 """grid_daily: one run per local day: extract -> validate -> aggregate -> (index || publish) -> report.
 
-Thin by design: each task submits jobs/submit.py for the run's local date; all logic is in
+Thin by design: each task submits jobs/pipeline/submit.py for the run's local date; all logic is in
 jobs/. The lake tables a task writes are its outlets (Airflow assets), so other DAGs can be
 scheduled on the data.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Asset
 
-from jobs.config import load_settings
-from jobs.orchestration import dag_policy, lake_uri, spark_stage_task, stage_outputs
+from jobs.pipeline.airflow_tasks import dag_policy, lake_uri, spark_stage_task, stage_outputs
+from jobs.runtime.config import load_settings
 
 SETTINGS = load_settings()
 LOCAL_DATE = "{{ grid_local_date(data_interval_start, params.grid_timezone) }}"

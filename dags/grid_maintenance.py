@@ -2,15 +2,17 @@
 
 compact (OPTIMIZE / rewrite of the week's bronze partitions) -> housekeeping (VACUUM, `_runs`
 pruning); beside them, old search index versions and stale Redis versions. Thin like
-grid_daily: the work is in jobs/maintenance.py and jobs/compact_partitions.py.
+grid_daily: the work is in jobs/stages/housekeeping.py and jobs/stages/compact.py, reached
+through jobs/pipeline/airflow_tasks.py.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import DAG, task
 
-from jobs.config import load_settings
-from jobs.orchestration import ELASTICSEARCH_CONN_ID, REDIS_CONN_ID, dag_policy, spark_stage_task
+from jobs.pipeline.airflow_tasks import (dag_policy, expire_stale_cache_versions_via_provider,
+                                         prune_search_versions_via_provider, spark_stage_task)
+from jobs.runtime.config import load_settings
 
 SETTINGS = load_settings()
 # The week of the run: its first and last local dates.
@@ -35,20 +37,12 @@ live (failed publishes) expire after `cache.grace_s`.
     @task
     def prune_search_versions() -> list[str]:
         """Old and failed index versions, through the Elasticsearch provider's connection."""
-        from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchSQLHook
-
-        from jobs.maintenance import prune_search_versions as prune
-
-        return prune(ElasticsearchSQLHook(elasticsearch_conn_id=ELASTICSEARCH_CONN_ID).get_conn().es, SETTINGS)
+        return prune_search_versions_via_provider(SETTINGS)
 
     @task
     def expire_stale_cache_versions() -> dict[str, int]:
         """Redis versions that are not live, through the Redis provider's connection."""
-        from airflow.providers.redis.hooks.redis import RedisHook
-
-        from jobs.maintenance import expire_stale_cache_versions as expire
-
-        return expire(RedisHook(redis_conn_id=REDIS_CONN_ID).get_conn(), SETTINGS)
+        return expire_stale_cache_versions_via_provider(SETTINGS)
 
     compact = spark_stage_task(SETTINGS, "compact", ["--date", WEEK_START, "--end", WEEK_END])
     compact >> spark_stage_task(SETTINGS, "housekeeping", ["--date", WEEK_END])

@@ -33,7 +33,7 @@ class StoredChannel:
     keeps the same steps as a decimal of the same precision and scale. An integer is also what
     the Spark connector reads cheapest: a Cassandra ``decimal`` reaches Spark as a 38-digit
     decimal that the extract narrowed row by row (a quarter of its tasks' CPU, issue 4). Writers and
-    readers convert here and in the extract (jobs/extract_readings.py ``to_bronze``), never
+    readers convert here and in the extract (jobs/stages/extract.py ``to_bronze``), never
     elsewhere.
     """
 

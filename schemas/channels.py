@@ -2,7 +2,7 @@
 
 One definition for the lake's columns (schemas/lake.py) and for the whole steps Cassandra
 stores (schemas/cassandra.py). Plain data, free of Spark and Arrow, so that what imports the
-Cassandra model alone (the cache's read side, jobs/cache_read.py) stays light. Energy is kWh
+Cassandra model alone (the cache's read side, jobs/stores/cache_read.py) stays light. Energy is kWh
 with 3 decimals (Wh), voltage 0.1 V, current 0.01 A, power factor 0.001, frequency 0.01 Hz.
 """
 

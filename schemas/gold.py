@@ -1,4 +1,4 @@
-"""Gold table schemas: the figures billing, planning and operations read (jobs/aggregate_readings.py).
+"""Gold table schemas: the figures billing, planning and operations read (jobs/stages/aggregate.py).
 
 Every gold table is partitioned by the lake's ``date`` column. For the daily and hourly
 tables it is the local day itself; for the period tables it is the **first local day of the

@@ -2,7 +2,7 @@
 
 VALID and SUSPECT rows are kept as read; REJECTED rows go to silver/quarantine with their
 reason; ESTIMATED_* rows are new rows that fill gaps. Rule ids and thresholds live with the
-rules (jobs/validate_readings.py and conf ``vee``).
+rules (jobs/stages/validate.py and conf ``vee``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ESTIMATED = (ESTIMATED_LINEAR, ESTIMATED_LIKE_DAY, ESTIMATED_FLAT)
 #: Statuses of rows that stay in silver (everything but REJECTED).
 KEPT = (VALID, SUSPECT, *ESTIMATED)
 
-# Rule ids (jobs/validate_readings.py). A row's ``rule_id`` lists every rule that fired on
+# Rule ids (jobs/stages/validate.py). A row's ``rule_id`` lists every rule that fired on
 # it, comma-separated in id order; a clean VALID row carries PASSED. An estimated row
 # carries the rule that emptied its interval (a gap, or the rejection of the reading there).
 PASSED = "V00_passed"

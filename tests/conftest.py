@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.config import PROJECT_ROOT, Settings, load_settings
-from jobs.spark import spark_session
+from jobs.runtime.config import PROJECT_ROOT, Settings, load_settings
+from jobs.runtime.spark import spark_session
 
 
 # Airflow keeps its home (config, logs) inside the project's state dir, never in ~/airflow,
@@ -45,7 +45,7 @@ def spark(settings: Settings) -> Iterator[SparkSession]:
 @pytest.fixture(scope="session")
 def services(settings: Settings) -> Settings:
     """Cassandra, Elasticsearch, Redis and the Redis Cluster, up and answering."""
-    from jobs.services import local_services, services_up
+    from jobs.devstack import local_services, services_up
 
     services_up(local_services(settings, redis_cluster=True), settings.services.start_timeout_s)
     return settings

@@ -24,12 +24,13 @@ from datetime import date, datetime, timezone
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import aggregate_readings
-from jobs.config import load_settings
-from jobs.lake import LakeTableRef
-from jobs.spark import spark_session
+from jobs.stages import aggregate as aggregate_readings
+from jobs.runtime.config import load_settings
+from jobs.stores.lake import LakeTableRef
+from jobs.runtime.spark import spark_session
 from schemas.cassandra import METERS, SENSORS
 from schemas.lake import PARTITION_COLUMN, SILVER_METER_READINGS
+from jobs.transforms import gold as gold_aggregates
 
 DAY = date(2024, 10, 15)
 LOCAL_MIDNIGHT_UTC = datetime(2024, 10, 14, 22, tzinfo=timezone.utc)  # Europe/Tirane, CEST
@@ -56,7 +57,7 @@ def synthetic_silver(spark: SparkSession, meters: int) -> DataFrame:
 
 
 def synthetic_meters(spark: SparkSession, meters: int) -> DataFrame:
-    schema = aggregate_readings.catalogue_schema(METERS)
+    schema = gold_aggregates.catalogue_schema(METERS)
     n = F.col("id")
     frame = spark.range(meters).select(
         F.format_string("M-%06d", n).alias("meter_id"), F.lit("residential").alias("meter_class"),
@@ -86,7 +87,7 @@ def main() -> None:
         rows = silver.read_partition(DAY, SILVER_METER_READINGS.spark_schema()).count()
         meters = synthetic_meters(spark, args.meters).cache()
         meters.count()
-        sensors = spark.createDataFrame([], aggregate_readings.catalogue_schema(SENSORS))
+        sensors = spark.createDataFrame([], gold_aggregates.catalogue_schema(SENSORS))
 
         timings = []
         for _ in range(2):

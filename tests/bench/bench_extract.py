@@ -37,12 +37,16 @@ import pyarrow.parquet as pq
 from cassandra.concurrent import execute_concurrent_with_args
 
 from bench_support import START, drop, seeded
-from jobs import extract_readings
-from jobs.clients import cassandra_session
-from jobs.config import Settings, load_settings
-from jobs.lake import LakeTableRef
-from jobs.spark import CASSANDRA_FORMAT, spark_session
+from jobs.stages import extract as extract_readings
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings, load_settings
+from jobs.stores.lake import LakeTableRef
+from jobs.runtime.spark import spark_session
+from jobs.stores.cassandra_tables import CASSANDRA_FORMAT
 from schemas.lake import BRONZE_METER_READINGS
+from jobs.stores import cassandra_tables
+from jobs.transforms import bronze_layout
+from schemas import feeds
 
 def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int = 32) -> tuple[int, float]:
     """Cassandra's own read limit here: every row of meter_readings through the Python driver,
@@ -63,10 +67,10 @@ def token_range_scan_rate(settings: Settings, ranges: int = 64, concurrency: int
 def day_read_seconds(spark, settings: Settings, day: date, through_dataframe: bool = False) -> float:  # noqa: ANN001
     """Seconds to read ``day``'s meter readings as the extract does, into the no-op sink; or,
     ``through_dataframe``, the same columns through the connector's DataFrame direct join."""
-    feed = extract_readings.METER_FEED
+    feed = feeds.METER_FEED
     cores = spark.sparkContext.defaultParallelism
     started = time.perf_counter()
-    keys = extract_readings.day_keys(spark, settings.cassandra.keyspace, feed, day).cache()
+    keys = cassandra_tables.day_keys(spark, settings.cassandra.keyspace, feed, day).cache()
     keys.count()
     if through_dataframe:
         readings = (spark.read.format(CASSANDRA_FORMAT)
@@ -74,7 +78,7 @@ def day_read_seconds(spark, settings: Settings, day: date, through_dataframe: bo
                              **{"spark.cassandra.concurrent.reads": str(settings.cassandra.read_concurrency),
                                 "spark.cassandra.input.metrics": "false"}).load())
         ranged = keys.repartitionByRange(cores, feed.device_column)
-        bands = ranged.join(readings, [feed.device_column, "day"]).select(*extract_readings.stored_columns(feed))
+        bands = ranged.join(readings, [feed.device_column, "day"]).select(*cassandra_tables.stored_columns(feed))
     else:
         bands = extract_readings.day_bands(spark, settings.cassandra, feed, keys, cores)
     bands.write.format("noop").mode("overwrite").save()
@@ -91,7 +95,7 @@ def median_read_seconds(spark, settings: Settings, day: date, through_dataframe:
 
 def timed_extract(spark, settings: Settings, day: date):  # noqa: ANN001, ANN201
     started = time.perf_counter()
-    record = extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
+    record = extract_readings.extract_feed(spark, settings, feeds.METER_FEED, day)
     return record, time.perf_counter() - started
 
 
@@ -128,9 +132,9 @@ def main() -> None:
         rows = in_memory.count()
         rewrite = LakeTableRef(spark, str(work / "rewrite"), BRONZE_METER_READINGS.path, standard.lake.format)
         started = time.perf_counter()
-        files = extract_readings.file_count(rows, standard.lake.bytes_per_reading, standard.lake.target_file_mb * 2**20)
-        rewrite.replace_partition(extract_readings.lay_out(in_memory, "meter_id", files), day,
-                                  stats_columns=extract_readings.layout_columns("meter_id"))
+        files = bronze_layout.file_count(rows, standard.lake.bytes_per_reading, standard.lake.target_file_mb * 2**20)
+        rewrite.replace_partition(bronze_layout.lay_out(in_memory, "meter_id", files), day,
+                                  stats_columns=bronze_layout.layout_columns("meter_id"))
         lake_write_rate = rows / (time.perf_counter() - started)
 
         arrow = pa.Table.from_batches(in_memory.drop("date")._collect_as_arrow())

@@ -37,14 +37,16 @@ from pyspark.sql import functions as F
 from redis.utils import HIREDIS_AVAILABLE
 
 from bench_support import drop
-from jobs.build_search_index import build, meter_day_id, readings_daily_documents
-from jobs.cache_publish import FAMILIES, CacheEntry
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session, elasticsearch_client, redis_client
-from jobs.config import Settings, load_settings
-from jobs.publish_aggregates import AREAS, cache_entries, durable_rows, publish_day, write_durable_copies
-from jobs.search_index import VersionedIndex
-from jobs.spark import spark_session
+from jobs.stages.index import build
+from jobs.transforms.search_documents import meter_day_id, readings_daily_documents
+from jobs.stores.cache_versions import FAMILIES, CacheEntry
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session, elasticsearch_client, redis_client
+from jobs.runtime.config import Settings, load_settings
+from jobs.stages.publish import publish_day, write_durable_copies
+from jobs.transforms.cache_entries import AREAS, cache_entries, durable_rows
+from jobs.stores.search_indices import VersionedIndex
+from jobs.runtime.spark import spark_session
 from schemas.cache_keys import pointer_key
 from schemas.gold import METER_DAILY as GOLD_METER_DAILY
 from schemas.gold import METER_HOURLY as GOLD_METER_HOURLY

@@ -16,11 +16,11 @@ import shutil
 import time
 from datetime import date
 
-from jobs import seed_grid
-from jobs.cassandra_schema import apply_schema
-from jobs.cassandra_writer import write_readings
-from jobs.clients import cassandra_session
-from jobs.config import load_settings
+from jobs.ingest import seed_grid
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.cassandra_writer import write_readings
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import load_settings
 from schemas.cassandra import METER_DAYS, METER_READINGS, SENSOR_DAYS, SENSOR_READINGS
 
 KEYSPACE = "grid_bench_seed"

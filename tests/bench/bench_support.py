@@ -6,10 +6,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from jobs import seed_grid
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
+from jobs.ingest import seed_grid
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
 
 START = date(2024, 5, 6)
 

@@ -28,12 +28,17 @@ from pathlib import Path
 from bench_support import START, drop, seeded
 from pyspark.sql import functions as F
 
-from jobs import aggregate_readings, extract_readings, validate_readings
-from jobs.config import load_settings
-from jobs.dates import date_range
-from jobs.lake import LakeTableRef
-from jobs.spark import spark_session
+from jobs.stages import aggregate as aggregate_readings
+from jobs.stages import extract as extract_readings
+from jobs.stages import validate as validate_readings
+from jobs.runtime.config import load_settings
+from jobs.runtime.dates import date_range
+from jobs.stores.lake import LakeTableRef
+from jobs.runtime.spark import spark_session
 from schemas.lake import BRONZE_METER_READINGS, PARTITION_COLUMN, SILVER_METER_READINGS
+from jobs.stores import cassandra_tables
+from jobs.transforms import bronze_layout
+from schemas import feeds
 
 KEYSPACE = "grid_bench_validate"
 
@@ -56,8 +61,8 @@ def main() -> None:
         work = Path(scratch)
         settings = seeded(base, KEYSPACE, args.meters, args.days, work / "lake", args.fault_rate)
         for day in days:
-            extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
-        catalogue = validate_readings.read_catalogue(spark, settings).cache()
+            extract_readings.extract_feed(spark, settings, feeds.METER_FEED, day)
+        catalogue = cassandra_tables.read_catalogue(spark, settings).cache()
         catalogue.count()
         for day in days[:-1]:
             validate_readings.main(settings, day, spark, catalogue)
@@ -69,9 +74,9 @@ def main() -> None:
         copy = LakeTableRef(spark, str(work / "copy"), "silver/meter_readings", settings.lake.format)
         started = time.perf_counter()
         frame = bronze.read_partition(timed_day, BRONZE_METER_READINGS.spark_schema())
-        files = extract_readings.file_count(record.rows_read, settings.lake.bytes_per_reading,
+        files = bronze_layout.file_count(record.rows_read, settings.lake.bytes_per_reading,
                                             settings.lake.target_file_mb * 2**20)
-        copy.replace_partition(extract_readings.lay_out(frame, "meter_id", files), timed_day)
+        copy.replace_partition(bronze_layout.lay_out(frame, "meter_id", files), timed_day)
         copied = copy.read_partition(timed_day).count()
         copy_seconds = time.perf_counter() - started
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
 
 
 def drop_keyspace(settings: Settings) -> None:

@@ -13,13 +13,15 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
-from jobs import seed_grid
+from jobs.ingest import seed_grid
 from jobs.cli import app
-from jobs.config import Settings
-from jobs.dates import date_range
-from jobs.pipeline import cassandra_written_at, is_done, late_dates, plan, run_plan, stage_runs
-from jobs.run_log import RUNS_PATH
-from jobs.stages import DAILY, STAGE_RECORD
+from jobs.runtime.config import Settings
+from jobs.runtime.dates import date_range
+from jobs.pipeline.runner import late_dates, run_plan, stage_runs
+from jobs.stores.cassandra_tables import cassandra_written_at
+from jobs.pipeline.planning import is_done, plan
+from jobs.stores.runs import RUNS_PATH
+from jobs.pipeline.registry import DAILY, STAGE_RECORD
 from schemas import ground_truth as gt
 
 KEYSPACE = "grid_backfill_test"

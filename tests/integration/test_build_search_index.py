@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import build_search_index
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session, elasticsearch_client
-from jobs.config import Settings
-from jobs.lake import LakeTableRef
-from jobs.search_query import SearchRequest, search_query
+from jobs.stages import index as build_search_index
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session, elasticsearch_client
+from jobs.runtime.config import Settings
+from jobs.stores.lake import LakeTableRef
+from jobs.stores.search_query import SearchRequest, search_query
 from schemas.gold import METER_DAILY
 
 KEYSPACE = "grid_index_test"

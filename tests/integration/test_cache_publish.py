@@ -10,12 +10,12 @@ from itertools import product
 import pytest
 import redis
 
-from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import CacheEntry, CachePublisher, PublishError
-from jobs.cache_read import CacheReader
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session, redis_client, redis_cluster_client
-from jobs.config import Settings
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import CacheEntry, CachePublisher, PublishError
+from jobs.stores.cache_read import CacheReader
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session, redis_client, redis_cluster_client
+from jobs.runtime.config import Settings
 from schemas.cache_keys import AREA_TOP_CONSUMERS, METER_DAILY, METER_LATEST, day_pointer_key, pointer_key
 
 PREFIX = "gridlake-test"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import CacheEntry
-from jobs.cache_writeback import WriteBehindQueue, WriteBehindWorker, dead_letter_key, stream_key
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session, redis_client
-from jobs.config import Settings
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import CacheEntry
+from jobs.stores.cache_writeback import WriteBehindQueue, WriteBehindWorker, dead_letter_key, stream_key
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session, redis_client
+from jobs.runtime.config import Settings
 from schemas.cache_keys import METER_DAILY, KeyFamily
 
 KEYSPACE = "grid_writeback_test"

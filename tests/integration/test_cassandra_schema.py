@@ -5,9 +5,9 @@ from datetime import date, datetime
 
 import pytest
 
-from jobs.cassandra_schema import SchemaConflict, apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
+from jobs.stores.cassandra_schema import SchemaConflict, apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
 from schemas import cassandra as model
 
 
@@ -96,7 +96,7 @@ def test_new_nullable_column_is_added_and_keeps_stored_rows(scratch: Settings, m
         apply_schema(session, scratch)
         session.execute("INSERT INTO grid_schema_test.meters (meter_id, meter_class) VALUES ('m-9', 'residential')")
         widened = replace(model.METERS, columns={**model.METERS.columns, "phase_count": "int"})
-        monkeypatch.setattr("jobs.cassandra_schema.TABLES", tuple(
+        monkeypatch.setattr("jobs.stores.cassandra_schema.TABLES", tuple(
             widened if t.name == "meters" else t for t in model.TABLES))
         actions = apply_schema(session, scratch)
         row = session.execute("SELECT meter_class, phase_count FROM grid_schema_test.meters "
@@ -109,7 +109,7 @@ def test_changed_column_type_is_refused(scratch: Settings, monkeypatch: pytest.M
     with cassandra_session(scratch) as session:
         apply_schema(session, scratch)
         retyped = replace(model.METERS, columns={**model.METERS.columns, "lat": "float"})
-        monkeypatch.setattr("jobs.cassandra_schema.TABLES", tuple(
+        monkeypatch.setattr("jobs.stores.cassandra_schema.TABLES", tuple(
             retyped if t.name == "meters" else t for t in model.TABLES))
         with pytest.raises(SchemaConflict, match=r"grid_schema_test\.meters\.lat is double .* float"):
             apply_schema(session, scratch)

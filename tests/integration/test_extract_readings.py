@@ -14,17 +14,22 @@ from cassandra.util import Date as CassandraDate
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import compact_partitions, extract_readings, submit
-from jobs.cassandra_schema import apply_schema
-from jobs.cassandra_writer import write_readings
-from jobs.clients import cassandra_session
-from jobs.config import Settings
-from jobs.java import java_environment
-from jobs.lake import LakeTableRef
-from jobs.run_log import RUNS_PATH
-from jobs.spark import forget_cassandra_schema, package_jars
+from jobs.stages import compact as compact_partitions
+from jobs.stages import extract as extract_readings
+from jobs.pipeline import submit
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.cassandra_writer import write_readings
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
+from jobs.runtime.java import java_environment
+from jobs.stores.lake import LakeTableRef
+from jobs.stores.runs import RUNS_PATH
+from jobs.runtime.spark import package_jars
+from jobs.stores.cassandra_tables import forget_cassandra_schema
 from schemas.cassandra import METER_DAYS, METER_READINGS
 from schemas.lake import BRONZE_METER_READINGS, Column
+from jobs.stores import cassandra_tables
+from schemas import feeds
 
 KEYSPACE = "grid_extract_test"
 DAY = date(2024, 10, 15)
@@ -76,9 +81,9 @@ def lineage(frame: DataFrame) -> str:
     return frame._jdf.queryExecution().toRdd().toDebugString()
 
 
-def test_direct_join_reads_only_the_days_partitions(stored: Settings, spark: SparkSession) -> None:
-    feed = extract_readings.METER_FEED
-    frame = extract_readings.read_day(spark, stored.cassandra, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
+def test_performance_guard_direct_join_reads_only_the_days_partitions(stored: Settings, spark: SparkSession) -> None:
+    feed = feeds.METER_FEED
+    frame = cassandra_tables.read_day(spark, stored.cassandra, feed, cassandra_tables.day_keys(spark, KEYSPACE, feed, DAY))
     rdds = lineage(frame)
     assert "CassandraJoinRDD" in rdds, "the readings are read by the connector's direct join"
     assert rdds.count("DataSourceRDD") == 1, f"a table is scanned besides the day index:\n{rdds}"
@@ -87,10 +92,10 @@ def test_direct_join_reads_only_the_days_partitions(stored: Settings, spark: Spa
 
 
 def test_the_reader_decodes_every_column_as_the_python_driver_does(stored: Settings, spark: SparkSession) -> None:
-    """gridlake's row reader (conf/spark/src) against the same rows read by the Python driver."""
-    feed = extract_readings.METER_FEED
-    columns = extract_readings.stored_columns(feed)
-    frame = extract_readings.read_day(spark, stored.cassandra, feed, extract_readings.day_keys(spark, KEYSPACE, feed, DAY))
+    """gridlake's row reader (jvm/spark/src) against the same rows read by the Python driver."""
+    feed = feeds.METER_FEED
+    columns = cassandra_tables.stored_columns(feed)
+    frame = cassandra_tables.read_day(spark, stored.cassandra, feed, cassandra_tables.day_keys(spark, KEYSPACE, feed, DAY))
     times = {"ts", "received_at"}
     read = sorted(tuple(row) for row in frame.select(
         *[F.unix_micros(column).alias(column) if column in times else column for column in columns]).collect())
@@ -122,10 +127,10 @@ def test_the_reader_refuses_a_type_it_does_not_decode(stored: Settings, spark: S
         gateway.jvm.org.gridlake.spark.CassandraDayReader.join(keys._jdf, KEYSPACE, "meters", columns, 8)
 
 
-def test_the_days_keys_are_ranged_before_the_join_and_the_readings_never_shuffled(stored: Settings,
+def test_performance_guard_keys_ranged_before_the_join_and_readings_never_shuffled(stored: Settings,
                                                                                   spark: SparkSession) -> None:
-    feed = extract_readings.METER_FEED
-    keys = extract_readings.day_keys(spark, KEYSPACE, feed, DAY)
+    feed = feeds.METER_FEED
+    keys = cassandra_tables.day_keys(spark, KEYSPACE, feed, DAY)
     frame = extract_readings.laid_out_day(spark, stored.cassandra, feed, keys, files=2)
     plan = frame._jdf.queryExecution().executedPlan().toString()
     assert "Exchange" not in plan, f"the readings are shuffled:\n{plan}"
@@ -142,8 +147,8 @@ def test_the_days_keys_are_ranged_before_the_join_and_the_readings_never_shuffle
 
 
 def test_extract_replaces_the_partition_and_logs_the_run(lake_settings: Settings, spark: SparkSession) -> None:
-    first = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, DAY)
-    again = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, DAY)
+    first = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, DAY)
+    again = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, DAY)
     table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
     bronze = table.read(BRONZE_METER_READINGS.spark_schema())
 
@@ -163,15 +168,15 @@ def test_extract_replaces_the_partition_and_logs_the_run(lake_settings: Settings
 
 def test_late_rows_appear_after_a_rerun(lake_settings: Settings, spark: SparkSession) -> None:
     late_day = DAY + timedelta(days=1)
-    extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, late_day)
+    extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, late_day)
     with cassandra_session(lake_settings) as session:
         write_readings(session, KEYSPACE, METER_READINGS, METER_DAYS, meter_rows("m-4", late_day, 4, source="late"))
-    rerun = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, late_day)
+    rerun = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, late_day)
     assert rerun.rows_written == 3 * 96 + 4
 
 
 def test_compaction_reduces_files_and_keeps_content(lake_settings: Settings, spark: SparkSession) -> None:
-    feed = extract_readings.METER_FEED
+    feed = feeds.METER_FEED
     extract_readings.extract_feed(spark, lake_settings, feed, DAY)
     table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
     before = sorted(tuple(r) for r in table.read_partition(DAY, BRONZE_METER_READINGS.spark_schema()).collect())
@@ -188,7 +193,7 @@ def test_compaction_reduces_files_and_keeps_content(lake_settings: Settings, spa
 
 def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, spark: SparkSession) -> None:
     old_day, new_day = DAY - timedelta(days=1), DAY
-    extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, old_day)
+    extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, old_day)
     with cassandra_session(lake_settings) as session:
         session.execute(f"ALTER TABLE {KEYSPACE}.meter_readings ADD phase text")
         session.execute(f"UPDATE {KEYSPACE}.meter_readings SET phase = 'L2' WHERE meter_id = 'm-1' "
@@ -197,7 +202,7 @@ def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, 
     # after `schema apply` starts fresh): drop the connector's cached sessions.
     forget_cassandra_schema(spark)
     try:
-        widened = replace(extract_readings.METER_FEED, bronze=replace(
+        widened = replace(feeds.METER_FEED, bronze=replace(
             BRONZE_METER_READINGS, columns=(*BRONZE_METER_READINGS.columns, Column("phase", "string"))))
         extract_readings.extract_feed(spark, lake_settings, widened, new_day)
         table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
@@ -209,7 +214,7 @@ def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, 
 
 
 def test_a_day_without_data_succeeds_with_zero_rows(lake_settings: Settings, spark: SparkSession) -> None:
-    record = extract_readings.extract_feed(spark, lake_settings, extract_readings.METER_FEED, date(2020, 1, 1))
+    record = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, date(2020, 1, 1))
     assert (record.status, record.rows_read, record.rows_written) == ("ok", 0, 0)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import Settings
-from jobs.services.process import ServiceError
-from jobs.services.redis_server import RedisServer
+from jobs.runtime.config import Settings
+from jobs.devstack.process import ServiceError
+from jobs.devstack.redis_server import RedisServer
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """grid_daily through Airflow (`dag.test()`) against the real services, one local day.
 
-Every task is a real spark-submit of jobs/submit.py with the shipped job package, on the
+Every task is a real spark-submit of jobs/pipeline/submit.py with the shipped job package, on the
 spark_default connection that conf and the environment define (no Airflow database edits).
 The serving Redis of this module is its own instance, so stopping it does not disturb the
 rest of the suite: the first run starts with it stopped, the publish task fails with a clear
@@ -21,16 +21,16 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import seed_grid
-from jobs.cache_durable import DurableCopies
-from jobs.cache_read import CacheReader
-from jobs.clients import cassandra_session, elasticsearch_client, redis_client
-from jobs.config import Settings
-from jobs.lake import LakeTableRef
-from jobs.orchestration import run_day_through_airflow
-from jobs.pipeline import stage_runs
-from jobs.run_log import RUNS_PATH
-from jobs.services.redis_server import RedisServer
+from jobs.ingest import seed_grid
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_read import CacheReader
+from jobs.stores.clients import cassandra_session, elasticsearch_client, redis_client
+from jobs.runtime.config import Settings
+from jobs.stores.lake import LakeTableRef
+from jobs.pipeline.airflow_tasks import run_day_through_airflow
+from jobs.pipeline.runner import stage_runs
+from jobs.stores.runs import RUNS_PATH
+from jobs.devstack.redis_server import RedisServer
 from schemas.gold import METER_DAILY
 from schemas.lake import SILVER_METER_READINGS
 

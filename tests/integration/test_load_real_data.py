@@ -13,14 +13,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from builders import sgsc_file
+from builders.sources import sgsc_file
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
-from jobs import load_real_data
-from jobs.clients import cassandra_session
-from jobs.config import Settings
-from jobs.sources import BadInputError
+from jobs.ingest import load_real_data
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
+from jobs.ingest.sources import BadInputError
 
 DATA = load_real_data.DEFAULT_DATA_DIR
 TETOUAN_ZONES = {"Zone 1 Power Consumption": "tetouan-zone-1", "Zone 2  Power Consumption": "tetouan-zone-2",

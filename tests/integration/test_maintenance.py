@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
 
-from jobs.clients import elasticsearch_client, redis_client
-from jobs.config import Settings
-from jobs.maintenance import expire_stale_cache_versions, prune_runs, prune_search_versions
-from jobs.run_log import RUNS_PATH, RunRecord, append_runs
-from jobs.search_index import VersionedIndex
+from jobs.stores.clients import elasticsearch_client, redis_client
+from jobs.runtime.config import Settings
+from jobs.stages.housekeeping import expire_stale_cache_versions, prune_runs, prune_search_versions
+from jobs.stores.runs import RUNS_PATH, RunRecord, append_runs
+from jobs.stores.search_indices import VersionedIndex
 from schemas.cache_keys import day_pointer_key, pointer_key
 
 TODAY = date(2026, 11, 29)

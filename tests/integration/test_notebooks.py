@@ -22,8 +22,8 @@ import nbformat
 from nbclient import NotebookClient
 from pyspark.sql import SparkSession
 
-from jobs import aggregate_readings
-from jobs.config import PROJECT_ROOT, Settings
+from jobs.stages import aggregate as aggregate_readings
+from jobs.runtime.config import PROJECT_ROOT, Settings
 from schemas import gold
 
 # The lake the run report is tested on: one build per session, shared (see small_lake there).

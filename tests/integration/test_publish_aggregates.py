@@ -14,14 +14,14 @@ import pytest
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
-from jobs import publish_aggregates
-from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import FAMILIES
-from jobs.cache_read import CacheReader
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cache_client, cassandra_session
-from jobs.config import Settings
-from jobs.lake import LakeTableRef
+from jobs.stages import publish as publish_aggregates
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import FAMILIES
+from jobs.stores.cache_read import CacheReader
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cache_client, cassandra_session
+from jobs.runtime.config import Settings
+from jobs.stores.lake import LakeTableRef
 from schemas import cache_keys, gold
 from schemas.lake import LakeTable
 

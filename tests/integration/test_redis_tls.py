@@ -21,16 +21,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
-from jobs import publish_aggregates
-from jobs.cache_durable import DurableCopies
-from jobs.cache_read import CacheReader
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import RedisUnavailable, cassandra_session, open_redis, redis_client
-from jobs.config import RedisTlsConf, Settings
-from jobs.lake import LakeTableRef
-from jobs.services.redis_server import RedisServer, ServerTls
+from jobs.stages import publish as publish_aggregates
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_read import CacheReader
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import RedisUnavailable, cassandra_session, open_redis, redis_client
+from jobs.runtime.config import RedisTlsConf, Settings
+from jobs.stores.lake import LakeTableRef
+from jobs.devstack.redis_server import RedisServer, ServerTls
 from schemas import cache_keys, gold
-from gold_builders import meter_day, meter_daily
+from builders.gold import meter_day, meter_daily
 
 DAY = date(2024, 10, 27)
 USER = "gridlake-publisher"

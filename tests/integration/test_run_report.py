@@ -22,14 +22,20 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs import aggregate_readings, extract_readings, run_report, seed_grid, validate_readings
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
-from jobs.dates import date_range
-from jobs.run_log import RUNS_PATH, RunRecord, append_runs
+from jobs.stages import aggregate as aggregate_readings
+from jobs.stages import extract as extract_readings
+from jobs.stages import report as run_report
+from jobs.ingest import seed_grid
+from jobs.stages import validate as validate_readings
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
+from jobs.runtime.dates import date_range
+from jobs.stores.runs import RUNS_PATH, RunRecord, append_runs
 from schemas import gold
 from schemas.lake import SILVER_METER_READINGS, SILVER_QUARANTINE, LakeTable
+from jobs.stores import lake
+from jobs.transforms import report_figures
 
 SMALL_LAKE_KEYSPACE = "grid_small_lake_test"
 SMALL_LAKE_SEED = 41
@@ -245,7 +251,7 @@ def test_vee_and_quarantine_counts_match_silver_and_quarantine(reported: Reporte
 def test_top_anomalies_are_the_largest_scores(reported: Reported, spark: SparkSession) -> None:
     anomalies = partition(spark, reported.settings, gold.ANOMALIES, reported.day)
     assert anomalies, "the lake should have anomalies on its last date"
-    ranked = sorted(anomalies, key=lambda row: (-abs(row["score"]), row["meter_id"]))[:run_report.TOP_ANOMALIES]
+    ranked = sorted(anomalies, key=lambda row: (-abs(row["score"]), row["meter_id"]))[:report_figures.TOP_ANOMALIES]
     shown = body(reported.page, "anomalies-table")
     assert [row[0] for row in shown] == [row["meter_id"] for row in ranked]
     assert [float(row[5]) for row in shown] == [float(row["score"]) for row in ranked]
@@ -311,7 +317,7 @@ def test_values_from_the_lake_are_escaped() -> None:
 def test_a_filesystem_uri_is_written_through_hadoop_and_replaced_whole(spark: SparkSession, tmp_path: Path) -> None:
     target = tmp_path / "_reports" / "2024-05-08.html"
     for text in ("<p>first</p>", "<p>second, longer than the first</p>"):
-        written = run_report.write_atomically(spark, target.as_uri(), text)
+        written = lake.write_atomically(spark, target.as_uri(), text)
         assert written == len(text.encode())
         assert target.read_text() == text
     assert not [p.name for p in target.parent.iterdir() if re.search(r"\.tmp$", p.name)]

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from jobs.clients import elasticsearch_client
-from jobs.config import Settings
-from jobs.search_index import BUILDING, COMPLETE, IndexBuildError, VersionedIndex
+from jobs.stores.clients import elasticsearch_client
+from jobs.runtime.config import Settings
+from jobs.stores.search_indices import BUILDING, COMPLETE, IndexBuildError, VersionedIndex
 
 ALIAS = "test-feeders"
 

@@ -3,9 +3,9 @@
 import pytest
 from elasticsearch import BadRequestError
 
-from jobs.clients import elasticsearch_client
-from jobs.config import Settings
-from jobs.search_templates import apply_index_templates
+from jobs.stores.clients import elasticsearch_client
+from jobs.runtime.config import Settings
+from jobs.stores.search_indices import apply_index_templates
 
 
 def test_templates_apply_once_and_make_strict_geo_indices(services: Settings) -> None:

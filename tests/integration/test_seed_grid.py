@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 
-from jobs import seed_grid
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
+from jobs.ingest import seed_grid
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
 from schemas import ground_truth as gt
 from schemas.cassandra import METER_READINGS, SENSOR_READINGS, Table
 

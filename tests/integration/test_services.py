@@ -1,12 +1,12 @@
-"""The real local services answer with the versions DESIGN.md pins and the settings gridlake gives them."""
+"""The real local services answer with the versions docs/decisions/pinned-stack.md pins and the settings gridlake gives them."""
 
 import json
 
 from typer.testing import CliRunner
 
 from jobs.cli import app
-from jobs.clients import cassandra_session, elasticsearch_client, redis_client, redis_cluster_client
-from jobs.config import Settings
+from jobs.stores.clients import cassandra_session, elasticsearch_client, redis_client, redis_cluster_client
+from jobs.runtime.config import Settings
 
 
 def test_cassandra_is_5_0(services: Settings) -> None:

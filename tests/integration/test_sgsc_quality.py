@@ -9,7 +9,7 @@ apart from the jobs:
 - pandas sums of the silver rows of each household-day by status (VALID, SUSPECT,
   ESTIMATED_*): the gold day is exactly its kept intervals;
 - pandas on the raw file: the readings of each local day (start times are already +10:00
-  local), their gaps, and what the VEE rules (docs: DESIGN.md "Quality of meter data") fill
+  local), their gaps, and what the VEE rules (docs/decisions/vee.md) fill
   in: linear within ``max_linear_gap_s`` with both sides read, flat from the one side read at
   either end of the day, nothing for a longer gap inside the day (the dates are more than
   ``like_day_lookback_days`` apart, so no like-day history exists) and nothing for a silent
@@ -29,11 +29,15 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import aggregate_readings, extract_readings, load_real_data, validate_readings
-from jobs.config import Settings, VeeConf
-from jobs.lake import LakeTableRef
+from jobs.stages import aggregate as aggregate_readings
+from jobs.stages import extract as extract_readings
+from jobs.ingest import load_real_data
+from jobs.stages import validate as validate_readings
+from jobs.runtime.config import Settings, VeeConf
+from jobs.stores.lake import LakeTableRef
 from schemas import gold, vee
 from schemas.lake import PARTITION_COLUMN, SILVER_METER_READINGS, SILVER_QUARANTINE, LakeTable
+from schemas import feeds
 
 SGSC_FILE = load_real_data.DEFAULT_DATA_DIR / "sgsc_households_halfhourly.csv.gz"
 INTERVAL = timedelta(minutes=30)
@@ -142,7 +146,7 @@ def sgsc_lake(fresh_keyspace: Callable[[str], Settings], spark: SparkSession,
     settings.lake.target_file_mb = 64.0
     load_real_data.main(settings, "sgsc")
     for day in sorted(DATES):
-        extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
+        extract_readings.extract_feed(spark, settings, feeds.METER_FEED, day)
         validate_readings.main(settings, day, spark)
         aggregate_readings.main(settings, day, spark)
     return Lake(settings, lake_rows(spark, settings, SILVER_METER_READINGS),

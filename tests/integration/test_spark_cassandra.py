@@ -6,10 +6,10 @@ from decimal import Decimal
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import check_stack
-from jobs.clients import cassandra_session, elasticsearch_client, redis_client
-from jobs.config import Settings
-from jobs.spark import forget_cassandra_schema
+from jobs.devstack import stack_check as check_stack
+from jobs.stores.clients import cassandra_session, elasticsearch_client, redis_client
+from jobs.runtime.config import Settings
+from jobs.stores.cassandra_tables import forget_cassandra_schema
 from schemas.cassandra import STACK_CHECK_TABLE, keyspace_cql, stack_check_table_cql
 
 

@@ -18,16 +18,19 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import extract_readings, seed_grid, validate_readings
-from jobs.cassandra_schema import apply_schema
-from jobs.clients import cassandra_session
-from jobs.config import Settings
-from jobs.dates import date_range
-from jobs.lake import LakeTableRef
-from jobs.run_log import RUNS_PATH
+from jobs.stages import extract as extract_readings
+from jobs.ingest import seed_grid
+from jobs.stages import validate as validate_readings
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session
+from jobs.runtime.config import Settings
+from jobs.runtime.dates import date_range
+from jobs.stores.lake import LakeTableRef
+from jobs.stores.runs import RUNS_PATH
 from schemas import ground_truth as gt
 from schemas import vee
 from schemas.lake import SILVER_METER_READINGS, SILVER_QUARANTINE
+from schemas import feeds
 
 KEYSPACE = "grid_vee_test"
 SEED = 23
@@ -71,7 +74,7 @@ def validated(services: Settings, spark: SparkSession, tmp_path_factory: pytest.
         if label["device_type"] == "meter":
             truth.setdefault(label["fault_kind"], set()).add((label["device_id"], int(label["ts"].timestamp())))
     for day in date_range(START - timedelta(days=1), START + timedelta(days=DAYS - 1)):
-        extract_readings.extract_feed(spark, settings, extract_readings.METER_FEED, day)
+        extract_readings.extract_feed(spark, settings, feeds.METER_FEED, day)
         validate_readings.main(settings, day, spark)
     yield settings, truth
     with cassandra_session(settings) as session:

@@ -14,13 +14,14 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import aggregate_readings as agg
-from jobs.config import AnomaliesConf, Settings, TouBandConf, TouConf, VoltageQualityConf
-from jobs.lake import LakeTableRef
+from jobs.stages import aggregate as agg
+from jobs.runtime.config import AnomaliesConf, Settings, TouBandConf, TouConf, VoltageQualityConf
+from jobs.stores.lake import LakeTableRef
 from schemas import gold
 from schemas.lake import SILVER_METER_READINGS
-import gold_builders as b
-from gold_builders import as_utc, utc
+from jobs.transforms import gold as gold_aggregates
+from builders import gold as b
+from builders.gold import as_utc, utc
 
 D = Decimal
 OCT15 = date(2024, 10, 15)  # a Tuesday on CEST: local midnight = 2024-10-14 22:00 UTC, 96 quarter hours
@@ -56,18 +57,18 @@ def oct15(spark: SparkSession, catalogue: DataFrame) -> DataFrame:
         b.interval("M2", OCT15, utc(2024, 10, 15, 10, 0), "0.000", "0.300", voltage_v="235.0"),
         b.interval("M2", OCT15, utc(2024, 10, 15, 10, 15), "0.050", "0.200", voltage_v="236.0"),
     ]
-    return agg.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE).cache()
+    return gold_aggregates.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE).cache()
 
 
 def full_day(spark: SparkSession, catalogue: DataFrame, day: date, first, count: int) -> DataFrame:
     rows = b.quarter_hours("M1", day, first, count, "0.250")
-    return agg.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE)
+    return gold_aggregates.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE)
 
 
 # --- meter_daily --------------------------------------------------------------------------------
 
 def test_meter_daily_with_estimated_intervals_and_a_prosumer(oct15: DataFrame) -> None:
-    daily = rows_by(agg.meter_daily(oct15), "meter_id")
+    daily = rows_by(gold_aggregates.meter_daily(oct15), "meter_id")
     assert set(daily) == {"M1", "M2"}
     m1 = daily["M1"]
     assert m1["kwh_import"] == D("1.500")  # 0.1 + 0.2 + 0.3 + 0.4 + 0.5
@@ -102,12 +103,12 @@ def test_meter_daily_with_estimated_intervals_and_a_prosumer(oct15: DataFrame) -
 def test_a_full_dst_day_is_complete(spark: SparkSession, catalogue: DataFrame, day: date, first, quarter_hours: int,
                                     kwh: Decimal, hours: int) -> None:
     intervals = full_day(spark, catalogue, day, first, quarter_hours)
-    [m1] = agg.meter_daily(intervals).collect()
+    [m1] = gold_aggregates.meter_daily(intervals).collect()
     assert m1["kwh_import"] == kwh  # quarter_hours x 0.250
     assert m1["intervals"] == m1["intervals_expected"] == quarter_hours
     assert m1["completeness"] == D("1.0000")
     assert m1["load_factor"] == D("1.0000")  # flat 1 kW all day
-    hourly = agg.meter_hourly(intervals).collect()
+    hourly = gold_aggregates.meter_hourly(intervals).collect()
     assert len(hourly) == hours
     assert {row["kwh_import"] for row in hourly} == {D("1.000")}
     assert {row["intervals"] for row in hourly} == {4}
@@ -116,7 +117,7 @@ def test_a_full_dst_day_is_complete(spark: SparkSession, catalogue: DataFrame, d
 # --- meter_hourly -------------------------------------------------------------------------------
 
 def test_meter_hourly_on_an_ordinary_day(oct15: DataFrame) -> None:
-    hourly = rows_by(agg.meter_hourly(oct15).where(F.col("meter_id") == "M1"), "local_hour")
+    hourly = rows_by(gold_aggregates.meter_hourly(oct15).where(F.col("meter_id") == "M1"), "local_hour")
     assert set(hourly) == {0, 1}
     zero, one = hourly[0], hourly[1]
     assert as_utc(zero["hour_start"]) == utc(2024, 10, 14, 22) and zero["utc_offset_min"] == 120
@@ -134,14 +135,14 @@ def test_meter_hourly_keeps_the_repeated_autumn_hour_apart(spark: SparkSession, 
             b.interval("M1", AUTUMN_DST, utc(2024, 10, 27, 1, 0), "0.300"),
             b.interval("M1", AUTUMN_DST, utc(2024, 10, 27, 1, 15), "0.400"),
             b.interval("M1", AUTUMN_DST, utc(2024, 10, 27, 2, 0), "0.500")]
-    intervals = agg.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE)
-    hourly = sorted(agg.meter_hourly(intervals).collect(), key=lambda row: row["hour_start"])
+    intervals = gold_aggregates.enrich_intervals(b.silver(spark, rows), catalogue, b.TIRANE)
+    hourly = sorted(gold_aggregates.meter_hourly(intervals).collect(), key=lambda row: row["hour_start"])
     assert [(as_utc(r["hour_start"]), r["local_hour"], r["utc_offset_min"], r["kwh_import"]) for r in hourly] == [
         (utc(2024, 10, 27, 0), 2, 120, D("0.300")),  # 0.1 + 0.2
         (utc(2024, 10, 27, 1), 2, 60, D("0.700")),  # 0.3 + 0.4
         (utc(2024, 10, 27, 2), 3, 60, D("0.500")),
     ]
-    [daily] = agg.meter_daily(intervals).collect()
+    [daily] = gold_aggregates.meter_daily(intervals).collect()
     assert (daily["intervals"], daily["intervals_expected"], daily["completeness"]) == (5, 100, D("0.0500"))
 
 
@@ -156,7 +157,7 @@ def test_meter_monthly_from_daily_rows(spark: SparkSession) -> None:
         b.meter_day("M1", SPRING_DST, "23.000", kwh_export="0.000", peak_kw="1.000", peak_at=utc(2024, 3, 30, 23),
                     intervals=92),
     ])
-    monthly = rows_by(agg.meter_monthly(daily), "date")
+    monthly = rows_by(gold_aggregates.meter_monthly(daily), "date")
     october = monthly[date(2024, 10, 1)]
     assert october["month_end"] == date(2024, 10, 31)
     assert (october["kwh_import"], october["kwh_export"]) == (D("3.000"), D("0.000"))
@@ -177,9 +178,9 @@ def test_meter_monthly_from_daily_rows(spark: SparkSession) -> None:
 # --- areas --------------------------------------------------------------------------------------
 
 def test_feeder_substation_region_daily(spark: SparkSession, catalogue: DataFrame, oct15: DataFrame) -> None:
-    daily = agg.meter_daily(oct15)
-    roster = agg.meter_roster(catalogue, OCT15, b.TIRANE, 900)
-    feeders = rows_by(agg.feeder_daily(daily, oct15, roster), "feeder_id")
+    daily = gold_aggregates.meter_daily(oct15)
+    roster = gold_aggregates.meter_roster(catalogue, OCT15, b.TIRANE, 900)
+    feeders = rows_by(gold_aggregates.feeder_daily(daily, oct15, roster), "feeder_id")
     f1 = feeders["F1"]
     assert (f1["kwh_import"], f1["kwh_export"]) == (D("1.800"), D("0.500"))  # 1.5 + 0.3; 0 + 0.5
     # Net kW per interval start: 23:00 UTC M1 2.0 + M2 1.0 = 3.0; M2 alone at 10:00 -1.2, 10:15 -0.6.
@@ -190,7 +191,7 @@ def test_feeder_substation_region_daily(spark: SparkSession, catalogue: DataFram
     f2 = feeders["F2"]  # only the silent M3 (M9 left the grid before the day)
     assert (f2["meter_count"], f2["meters_expected"], f2["intervals"], f2["intervals_expected"]) == (0, 1, 0, 96)
     assert (f2["kwh_import"], f2["coincident_peak_kw"], f2["completeness"]) == (None, None, D("0.0000"))
-    for level in (agg.substation_daily(daily, oct15, roster), agg.region_daily(daily, oct15, roster)):
+    for level in (gold_aggregates.substation_daily(daily, oct15, roster), gold_aggregates.region_daily(daily, oct15, roster)):
         [area] = level.collect()
         assert (area["kwh_import"], area["kwh_export"], area["coincident_peak_kw"]) == (D("1.800"), D("0.500"),
                                                                                         D("3.000"))
@@ -228,9 +229,9 @@ def test_tou_daily_bands_working_day_holiday_and_gaps(spark: SparkSession, catal
              b.interval("M6", working, utc(2024, 11, 27, 21, 45), "0.200"),  # 22:45 night
              b.interval("M6", working, utc(2024, 11, 27, 20, 45), "0.400"),  # 21:45 day
              b.interval("M7", working, utc(2024, 11, 27, 12, 0), "0.700")]
-    intervals = agg.enrich_intervals(b.silver(spark, rows), extra, b.TIRANE)
+    intervals = gold_aggregates.enrich_intervals(b.silver(spark, rows), extra, b.TIRANE)
     tou = {key: (row["kwh_import"], row["intervals"])
-           for key, row in rows_by(agg.tou_daily(intervals, TOU), "meter_id", "date", "band").items()}
+           for key, row in rows_by(gold_aggregates.tou_daily(intervals, TOU), "meter_id", "date", "band").items()}
     assert tou == {
         ("M3", working, "peak"): (D("0.500"), 2),  # 08:00 0.2 + 19:45 0.3
         ("M3", working, "off_peak"): (D("0.500"), 2),  # 07:45 0.1 + 20:00 0.4
@@ -241,7 +242,7 @@ def test_tou_daily_bands_working_day_holiday_and_gaps(spark: SparkSession, catal
         ("M6", working, "day"): (D("0.400"), 1),
         ("M7", working, "flat"): (D("0.700"), 1),  # a tariff without bands
     }
-    exported = agg.tou_daily(intervals, TOU).where("meter_id = 'M6' AND band = 'night'").first()
+    exported = gold_aggregates.tou_daily(intervals, TOU).where("meter_id = 'M6' AND band = 'night'").first()
     assert exported["kwh_export"] == D("0.050") and exported["tariff"] == "residential_day_night"
 
 
@@ -270,13 +271,13 @@ def week_samples(spark: SparkSession, catalogue: DataFrame) -> tuple[DataFrame, 
                   b.interval("M1", tue, utc(2024, 10, 22, 8, 15), "0.100", voltage_v="100.0",
                              status="ESTIMATED_LIKE_DAY"),
                   b.interval("M1", tue, utc(2024, 10, 22, 8, 30), "0.100", voltage_v="260.0", status="SUSPECT")]
-    meter_intervals = agg.enrich_intervals(b.silver(spark, meter_rows), catalogue, b.TIRANE)
-    return (agg.sensor_voltage_samples(readings, sensors, b.TIRANE), agg.meter_voltage_samples(meter_intervals))
+    meter_intervals = gold_aggregates.enrich_intervals(b.silver(spark, meter_rows), catalogue, b.TIRANE)
+    return (gold_aggregates.sensor_voltage_samples(readings, sensors, b.TIRANE), gold_aggregates.meter_voltage_samples(meter_intervals))
 
 
 def test_voltage_quality_weekly_verdicts(week_samples: tuple[DataFrame, DataFrame]) -> None:
     conf = VoltageQualityConf(min_data_share=0.0005)  # low, so a handful of values gets a verdict
-    rows = rows_by(agg.voltage_quality_weekly(*week_samples, MONDAY, conf), "level", "object_id")
+    rows = rows_by(gold_aggregates.voltage_quality_weekly(*week_samples, MONDAY, conf), "level", "object_id")
     assert set(rows) == {("sensor", "PQ-A"), ("sensor", "PQ-B"), ("sensor", "PQ-C"), ("feeder", "F1"),
                          ("feeder", "F2"), ("meter", "M1")}
     assert {r["date"] for r in rows.values()} == {MONDAY}
@@ -306,7 +307,7 @@ def test_voltage_quality_weekly_verdicts(week_samples: tuple[DataFrame, DataFram
 
 
 def test_voltage_quality_weekly_without_enough_data(week_samples: tuple[DataFrame, DataFrame]) -> None:
-    rows = agg.voltage_quality_weekly(*week_samples, MONDAY, VoltageQualityConf(min_data_share=0.9)).collect()
+    rows = gold_aggregates.voltage_quality_weekly(*week_samples, MONDAY, VoltageQualityConf(min_data_share=0.9)).collect()
     assert {row["verdict"] for row in rows} == {"insufficient_data"}
 
 
@@ -339,14 +340,14 @@ def test_anomalies_against_the_like_day_baseline(spark: SparkSession) -> None:
                          min_score=3.0, top_n=2)
     found = [(r["date"], r["feeder_id"], r["rank"], r["meter_id"], r["kwh_import"], r["baseline_median_kwh"],
               r["baseline_mad_kwh"], r["baseline_days"], r["score"], r["direction"])
-             for r in agg.anomalies(history, day, conf, holidays=[]).orderBy("feeder_id", "rank").collect()]
+             for r in gold_aggregates.anomalies(history, day, conf, holidays=[]).orderBy("feeder_id", "rank").collect()]
     assert found == [
         # (20 - 11) / (1.4826 x 1) = 6.0704
         (day, "F1", 1, "A", D("20.000"), D("11.000"), D("1.000"), 5, D("6.07"), "high"),
         # (3 - 5) / max(0, 0.5) = -4
         (day, "F1", 2, "B", D("3.000"), D("5.000"), D("0.000"), 3, D("-4.00"), "low"),
     ]
-    top_one = agg.anomalies(history, day, conf.model_copy(update={"top_n": 1}), holidays=[]).collect()
+    top_one = gold_aggregates.anomalies(history, day, conf.model_copy(update={"top_n": 1}), holidays=[]).collect()
     assert [r["meter_id"] for r in top_one] == ["A"]
 
 

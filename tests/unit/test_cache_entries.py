@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.publish_aggregates import AREAS, cache_entries
+from jobs.transforms.cache_entries import AREAS, cache_entries
 from schemas import gold
 
 DAY = date(2024, 10, 27)

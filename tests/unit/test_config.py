@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import ConfigError, RedisConf, load_settings
+from jobs.runtime.config import ConfigError, RedisConf, load_settings
 
 
 @pytest.fixture

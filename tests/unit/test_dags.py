@@ -1,5 +1,6 @@
 """DAG integrity, and the local date each run passes to the jobs (ordinary and DST days)."""
 
+import ast
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.timetables.base import DataInterval, TimeRestriction
 
-from jobs.dates import grid_local_date
+from jobs.runtime.dates import grid_local_date
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -45,7 +46,7 @@ def test_spark_tasks_submit_the_shipped_job_package_on_spark_default(dagbag: Dag
     extract = dagbag.dags["grid_daily"].get_task("extract")
     assert extract._conn_id == "spark_default"  # the operator keeps it private
     assert extract.py_files == "{{ gridlake_py_files() }}" and extract.jars == "{{ gridlake_jars() }}"
-    assert extract.application.endswith("jobs/submit.py")
+    assert extract.application.endswith("jobs/pipeline/submit.py")
     assert extract.application_args[:2] == ["extract", "--date"] and "--late-days" in extract.application_args
     # The submitted driver gets the JVM options of an in-process session (logging, collector).
     options = extract.conf["spark.driver.extraJavaOptions"].split()
@@ -77,3 +78,17 @@ def test_each_run_gets_its_local_day(dagbag: DagBag, previous_end_utc: datetime,
     # ds would give the UTC date, the day before for Tirana:
     assert interval.start.in_timezone("UTC").date().isoformat() != local_date
     assert grid_local_date(interval.start, "Europe/Tirane") == local_date
+
+
+@pytest.mark.parametrize("dag_file", sorted(DAGS.glob("*.py")), ids=lambda path: path.name)
+def test_dag_files_import_only_the_airflow_glue_and_configuration(dag_file: Path) -> None:
+    """The layering rule for DAG files (docs/layout.md), which import-linter cannot see: they
+    are not a package. Every import of the project, at any depth of the file, is listed."""
+    tree = ast.parse(dag_file.read_text())
+    project = {node.module for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module
+               and node.module.split(".")[0] in ("jobs", "schemas", "pyspark")}
+    project |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+                if alias.name.split(".")[0] in ("jobs", "schemas", "pyspark")}
+    assert project <= {"jobs.pipeline.airflow_tasks", "jobs.runtime.config"}, project
+

@@ -5,13 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.config import PROJECT_ROOT, load_settings
-from jobs.spark import class_archive
+from jobs.runtime.config import PROJECT_ROOT, load_settings
+from jobs.runtime.spark import class_archive
 
 FRESH_DRIVER = """
 import sys
-from jobs.config import load_settings
-from jobs.spark import spark_session
+from jobs.runtime.config import load_settings
+from jobs.runtime.spark import spark_session
 spark = spark_session(load_settings("test"), java_options=f"-Xlog:class+load:file={sys.argv[1]}")
 spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count().collect()
 spark.stop()

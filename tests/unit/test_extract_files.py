@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.extract_readings import MIN_SPLIT_BYTES, day_files
+from jobs.transforms.bronze_layout import MIN_SPLIT_BYTES, day_files
 
 MIB = 2**20
 TARGET = 128 * MIB

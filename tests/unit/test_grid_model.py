@@ -4,8 +4,8 @@ import math
 from collections import Counter
 from datetime import date
 
-from jobs.config import GridConf
-from jobs.grid_model import METER_CLASSES, STREETS_EW, build_grid
+from jobs.runtime.config import GridConf
+from jobs.ingest.grid_model import METER_CLASSES, STREETS_EW, build_grid
 
 START = date(2024, 5, 6)
 

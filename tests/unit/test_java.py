@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import ConfigError, load_settings
-from jobs.java import java_17_home, java_environment
+from jobs.runtime.config import ConfigError, load_settings
+from jobs.runtime.java import java_17_home, java_environment
 
 
 def fake_java_home(root: Path, version: str) -> Path:

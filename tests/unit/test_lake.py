@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.lake import LakeTableRef
+from jobs.stores.lake import LakeTableRef
 
 DAY, OTHER_DAY = date(2024, 10, 27), date(2024, 10, 28)
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from jobs.config import load_settings
-from jobs.spark import GRIDLAKE_JAR, package_jars
+from jobs.runtime.config import load_settings
+from jobs.runtime.spark import GRIDLAKE_JAR, package_jars
 
 
 def test_a_build_whose_own_jar_is_gone_is_built_again(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The installed stack is the one DESIGN.md pins (a wrong resolver pick breaks Spark silently)."""
+"""The installed stack is the one docs/decisions/pinned-stack.md pins (a wrong resolver pick breaks Spark silently)."""
 
 from importlib import metadata
 

@@ -2,8 +2,8 @@
 
 from datetime import date, datetime, timedelta, timezone
 
-from jobs.pipeline import StageRun, dependencies, is_done, plan
-from jobs.stages import DAILY
+from jobs.pipeline.planning import StageRun, dependencies, is_done, plan
+from jobs.pipeline.registry import DAILY
 
 D1, D2, D3 = date(2024, 10, 26), date(2024, 10, 27), date(2024, 10, 28)
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobs.services.process import ManagedProcess, ServiceError, ensure_port_free_for, wait_until
+from jobs.devstack.process import ManagedProcess, ServiceError, ensure_port_free_for, wait_until
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

@@ -10,10 +10,10 @@ import zlib
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.cache_durable import DurableCopies
-from jobs.cache_publish import FAMILIES, CacheEntry
-from jobs.cache_writeback import queued_copies
-from jobs.publish_aggregates import durable_rows, queued_copy, redis_key
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import FAMILIES, CacheEntry
+from jobs.stores.cache_writeback import queued_copies
+from jobs.transforms.cache_entries import durable_rows, queued_copy, redis_key
 from schemas.cache_keys import KEY_FAMILIES
 
 #: One entry row of every family, as publish_aggregates.cache_entries makes them: hashes with

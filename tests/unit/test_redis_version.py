@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.cache_publish import runs_publish
+from jobs.stores.cache_versions import runs_publish
 
 
 @pytest.mark.parametrize(("redis_version", "runs"), [

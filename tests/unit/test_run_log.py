@@ -8,7 +8,7 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from jobs.run_log import RUNS_PATH, one_commit, recorded_run
+from jobs.stores.runs import RUNS_PATH, one_commit, recorded_run
 
 DAY = date(2024, 10, 27)
 

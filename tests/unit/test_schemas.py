@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import types as T
 from redis.crc import key_slot
 
-from jobs.config import PROJECT_ROOT
+from jobs.runtime.config import PROJECT_ROOT
 from schemas import cache_keys, lake, search
 from schemas.cassandra import METER_READINGS, TABLES, time_series_options
 
@@ -96,9 +96,9 @@ def test_channels_are_stored_as_whole_steps_of_their_resolution() -> None:
 
 
 def test_the_cassandra_model_and_the_cache_read_side_import_without_spark_or_arrow() -> None:
-    """The serving API imports the read side (jobs/cache_read.py) and with it the Cassandra
+    """The serving API imports the read side (jobs/stores/cache_read.py) and with it the Cassandra
     model: neither may pull in Spark or Arrow, half a second and much memory per process."""
-    check = ("import sys, jobs.cache_read, schemas.cassandra; "
+    check = ("import sys, jobs.stores.cache_read, schemas.cassandra; "
              "print(sorted({'pyspark', 'pyarrow'} & {name.split('.')[0] for name in sys.modules}))")
     imported = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
                               cwd=PROJECT_ROOT).stdout.strip()

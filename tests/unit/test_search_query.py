@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from jobs import grid_model
-from jobs.search_query import (SearchInputError, SearchRequest, parse_near, parse_radius, parse_range, parse_type,
+from jobs.ingest import grid_model
+from jobs.stores.search_query import (SearchInputError, SearchRequest, parse_near, parse_radius, parse_range, parse_type,
                                search_query)
 from schemas.search import DEVICE_TYPES
 

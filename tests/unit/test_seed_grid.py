@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.config import GridConf
-from jobs.seed_grid import synthetic_grid
+from jobs.runtime.config import GridConf
+from jobs.ingest.seed_grid import synthetic_grid
 from schemas import ground_truth as gt
 
 TIRANE = ZoneInfo("Europe/Tirane")

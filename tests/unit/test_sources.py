@@ -11,13 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from builders import (SGSC_HEADER, STEEL_HEADER, TETOUAN_HEADER, sgsc_file, steel_file, steel_line, tetouan_file,
+from builders.sources import (SGSC_HEADER, STEEL_HEADER, TETOUAN_HEADER, sgsc_file, steel_file, steel_line, tetouan_file,
                       write_csv)
 
-from jobs import load_real_data
-from jobs.config import Settings
-from jobs.sources import UnknownDatasetError, sgsc, source_named, steel_plant, tetouan
-from jobs.sources.common import BadInputError, Clock, ParsedFile
+from jobs.ingest import load_real_data
+from jobs.runtime.config import Settings
+from jobs.ingest.sources import UnknownDatasetError, sgsc, source_named, steel_plant, tetouan
+from jobs.ingest.sources.common import BadInputError, Clock, ParsedFile
 
 TETOUAN_LINE = "1/13/2017 0:00,6.559,73.8,0.083,34055.6962,16128.87538,20240.96386"
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pyspark.sql import Row, SparkSession
 from pyspark.sql.types import DecimalType, StringType, StructField, StructType, TimestampType
 
-from jobs.config import Settings
+from jobs.runtime.config import Settings
 
 READINGS_SCHEMA = StructType([
     StructField("meter_id", StringType(), False),

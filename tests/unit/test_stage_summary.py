@@ -9,11 +9,11 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.config import Settings
-from jobs.lake import LakeTableRef
-from jobs.pipeline import stage_summary
-from jobs.run_log import RunRecord, append_runs
-from jobs.stages import STAGE_RECORD
+from jobs.runtime.config import Settings
+from jobs.stores.lake import LakeTableRef
+from jobs.pipeline.runner import stage_summary
+from jobs.stores.runs import RunRecord, append_runs
+from jobs.pipeline.registry import STAGE_RECORD
 from schemas.lake import SILVER_QUARANTINE
 
 D1, D2, D3 = date(2024, 10, 26), date(2024, 10, 27), date(2024, 10, 28)

@@ -13,11 +13,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.config import Settings, VeeConf
-from jobs.validate_readings import (VeeCounts, check_readings, estimate_gaps, expected_intervals, quarantine_rows,
-                                    silver_rows)
+from jobs.runtime.config import Settings, VeeConf
+from jobs.transforms.vee import VeeCounts, check_readings, estimate_gaps, expected_intervals, quarantine_rows, silver_rows
 from schemas import vee
-from vee_builders import (DAY, METERS, bronze_frame, catalogue_frame, clean_day, interval_start, kwh, meter,
+from builders.vee import (DAY, METERS, bronze_frame, catalogue_frame, clean_day, interval_start, kwh, meter,
                                 reading, silver_frame)
 
 PASSED = (vee.VALID, vee.PASSED)

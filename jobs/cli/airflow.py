@@ -1,0 +1,44 @@
+"""`gridlake airflow env|test-day`: Airflow's environment for gridlake's DAGs, and DAG runs without a scheduler."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from jobs.cli.common import DateOption, EndOption, EnvOption, console, fail, parse_dates, settings_for
+
+airflow_app = typer.Typer(help="Airflow's environment for gridlake's DAGs.", no_args_is_help=True)
+
+
+@airflow_app.command("env")
+def airflow_env_command(env: EnvOption = None) -> None:
+    """Print `export` lines for Airflow: the project's DAG folder and the spark_default,
+    cassandra_default, elasticsearch_default and redis_default connections from conf
+    (`eval "$(gridlake airflow env)"`)."""
+    import shlex
+
+    from jobs.pipeline.airflow_tasks import airflow_environment
+
+    for name, value in airflow_environment(settings_for(env)).items():
+        sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+
+
+@airflow_app.command("test-day")
+def airflow_test_day_command(date_: DateOption, end: EndOption = None,
+                             dag_id: Annotated[str, typer.Option("--dag")] = "grid_daily",
+                             env: EnvOption = None) -> None:
+    """Run a DAG through Airflow (`dag.test()`, no scheduler) for each local date of a range,
+    with the connections from conf; each run's log goes under the state dir's logs."""
+    from jobs.pipeline.airflow_tasks import run_day_through_airflow
+
+    settings = settings_for(env)
+    for day in parse_dates(date_, end):
+        log_path = settings.state_path / "logs" / "airflow" / f"{dag_id}-{day}.log"
+        with console.status(f"{dag_id} {day}: running through Airflow (log: {log_path}) …"):
+            state, tasks = run_day_through_airflow(settings, day, log_path, dag_id)
+        console.print(f"{dag_id} {day}: [{'green' if state == 'success' else 'red'}]{state}[/]  "
+                      + "  ".join(f"{task}={task_state}" for task, task_state in tasks.items()), highlight=False)
+        if state != "success":
+            fail(f"{dag_id} {day}: run {state}; see {log_path}")

@@ -1,0 +1,80 @@
+"""`gridlake cache get` and `writeback run`: the serving cache as the API reads it, and its write-behind worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jobs.cli.common import DateOption, EnvOption, console, fail, parse_dates, settings_for
+
+cache_app = typer.Typer(help="Read the serving cache as the API does.", no_args_is_help=True)
+writeback_app = typer.Typer(help="Drain the write-behind stream of durable cache copies into Cassandra.",
+                            no_args_is_help=True)
+
+
+@cache_app.command("get")
+def cache_get_command(
+    meter: Annotated[str, typer.Option("--meter", help="Meter id.")],
+    date_: DateOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Print what the API would serve for a meter's day (Redis, or Cassandra on a miss)."""
+    from jobs.stores.cache_durable import DurableCopies
+    from jobs.stores.cache_read import CacheReader
+    from jobs.stores.clients import RedisUnavailable, cache_client, cassandra_session
+
+    settings = settings_for(env)
+    day = parse_dates(date_, None)[0]
+    try:
+        client = cache_client(settings)
+    except RedisUnavailable as exc:
+        fail(str(exc))
+    with cassandra_session(settings) as session:
+        reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
+                             ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
+        figures = reader.get_meter_daily(meter, day.isoformat())
+    if figures is None:
+        fail(f"no published figures for meter {meter} on {day}")
+    if as_json:
+        sys.stdout.write(json.dumps({"meter_id": meter, "date": day.isoformat(), **figures}) + "\n")
+        return
+    table = Table("field", "value", title=f"{meter} {day}")
+    for field, value in sorted(figures.items()):
+        table.add_row(field, str(value))
+    console.print(table)
+
+
+@writeback_app.command("run")
+def writeback_run_command(
+    name: Annotated[str, typer.Option(help="This worker's consumer name (unique per worker).")] = "worker-1",
+    batch: Annotated[int, typer.Option(min=1, help="Stream entries (published batches of copies) read per call.")] = 10,
+    once: Annotated[bool, typer.Option("--once", help="Stop when the stream is drained.")] = False,
+    env: EnvOption = None,
+) -> None:
+    """Write queued durable copies to Cassandra; reclaim a crashed worker's entries; dead-letter failures."""
+    from jobs.stores.cache_durable import DurableCopies
+    from jobs.stores.cache_writeback import WriteBehindWorker
+    from jobs.stores.clients import RedisUnavailable, cache_client, cassandra_session
+
+    settings = settings_for(env)
+    conf = settings.cache
+    try:
+        client = cache_client(settings)
+    except RedisUnavailable as exc:
+        fail(str(exc))
+    with cassandra_session(settings) as session:
+        worker = WriteBehindWorker(client, DurableCopies(session, settings.cassandra.keyspace), name,
+                                   prefix=conf.prefix, batch=batch, max_deliveries=conf.writeback_max_deliveries,
+                                   claim_idle_ms=conf.writeback_claim_idle_ms)
+        while True:
+            report = worker.drain()
+            if report.written or report.dead or report.reclaimed:
+                console.print(f"{name}: wrote {report.written:,} copies, reclaimed {report.reclaimed:,} batches, "
+                              f"dead-lettered {report.dead:,} batches", highlight=False)
+            if once:
+                return

@@ -1,0 +1,1 @@
+"""Data into Cassandra: the synthetic grid and the real measured datasets."""

@@ -1,0 +1,1 @@
+"""What every process runs on: configuration, the Spark session, Java, Maven, local dates."""

@@ -1,0 +1,78 @@
+"""Build the search indices of one local date from the gold tables and the catalogue.
+
+``meters`` and this month's member of ``readings-daily`` (documents from
+jobs/transforms/search_documents.py) are each built as a new version beside the live one and
+swapped in with one ``_aliases`` call (jobs/stores/search_indices.py). Documents are built in
+Spark and bulk-loaded from the driver over ``toLocalIterator``: one partition in memory at a
+time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.runtime.config import Settings
+from jobs.runtime.spark import spark_session
+from jobs.stores.cassandra_tables import read_catalogue
+from jobs.stores.clients import elasticsearch_client
+from jobs.stores.lake import lake_table
+from jobs.stores.runs import RunRecord, recorded_run
+from jobs.stores.search_indices import DocumentId, VersionedIndex, apply_index_templates
+from jobs.transforms.search_documents import (
+    device_id,
+    meter_day_id,
+    meter_documents,
+    readings_daily_documents,
+    without_nulls,
+)
+from schemas.cassandra import METERS, SENSORS
+from schemas.gold import METER_DAILY
+from schemas.lake import PARTITION_COLUMN
+
+log = logging.getLogger(__name__)
+
+STAGE = "index"
+SAMPLE_DOCUMENTS = 5
+
+
+def build(family: VersionedIndex, frame: DataFrame, id_of: DocumentId) -> tuple[str, int]:
+    """Build one new version of ``family`` from ``frame`` and swap it in."""
+    count = frame.count()
+    stream = (without_nulls(row.asDict(recursive=True)) for row in frame.toLocalIterator())
+    samples = {id_of(doc): doc for doc in (without_nulls(row.asDict(recursive=True))
+                                           for row in frame.limit(SAMPLE_DOCUMENTS).collect())}
+    index = family.build(stream, id_of, expected_docs=count, samples=samples)
+    return index, count
+
+
+def main(settings: Settings, run_date: date, spark: SparkSession | None = None) -> list[RunRecord]:
+    """Build ``meters`` and this month's member of ``readings-daily`` for ``run_date``."""
+    spark = spark or spark_session(settings, app_name=f"gridlake-index-{run_date}")
+    es = elasticsearch_client(settings)
+    apply_index_templates(es)  # new versions take their mappings from the templates
+    keyspace = settings.cassandra.keyspace
+    catalogue = {table.name: read_catalogue(spark, keyspace, table) for table in (METERS, SENSORS)}
+    gold = lake_table(spark, settings, METER_DAILY)
+    month_start = run_date.replace(day=1)
+    daily_month = gold.read(METER_DAILY.spark_schema()).where(
+        (F.col(PARTITION_COLUMN) >= F.lit(month_start)) & (F.col(PARTITION_COLUMN) <= F.lit(run_date)))
+    daily_today = daily_month.where(F.col(PARTITION_COLUMN) == F.lit(run_date))
+    conf = settings.search
+    records = []
+    builds = (
+        (VersionedIndex(es, "meters", "meters", conf.replicas, conf.keep_versions),
+         meter_documents(catalogue["meters"], catalogue["sensors"], daily_today), device_id),
+        (VersionedIndex(es, "readings-daily", f"readings-daily-{run_date:%Y-%m}", conf.replicas, conf.keep_versions),
+         readings_daily_documents(daily_month, catalogue["meters"]), meter_day_id),
+    )
+    for family, frame, id_of in builds:
+        with recorded_run(settings.lake_root, STAGE, family.base, run_date) as record:
+            index, count = build(family, frame, id_of)
+            record.rows_read = record.rows_written = count
+            log.info("stage=index date=%s alias=%s index=%s docs=%d", run_date, family.alias, index, count)
+        records.append(record)
+    return records

@@ -1,0 +1,1 @@
+"""The only code that touches storage: the lake and `_runs`, Cassandra, Elasticsearch, Redis."""

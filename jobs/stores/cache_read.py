@@ -1,0 +1,96 @@
+"""The serving API's read side: through the live pointers, falling back to Cassandra on a miss.
+
+A day's keys are read through that day's pointer, a meter's latest day through the pointer
+of the newest day published (schemas/cache_keys.py).
+
+A miss (key expired, evicted, or Redis restarted) is served from the durable copy and put
+back into Redis. Only one caller refills a key: it takes a short lock beside the key (same
+hash tag, so the same cluster slot) while the others wait for the refill instead of all
+reading Cassandra at once (no stampede of identical misses).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import RedisClient
+from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, day_pointer_key, pointer_key
+
+
+def _normalised(family: KeyFamily, value: dict[Any, Any]) -> dict[str, Any]:
+    """One shape whatever the source: hash fields as text, sorted-set scores as floats."""
+    def text(item: Any) -> str:
+        return item.decode() if isinstance(item, bytes) else str(item)
+
+    if family.redis_type == "zset":
+        return {text(member): float(score) for member, score in value.items()}
+    return {text(field): text(item) for field, item in value.items()}
+
+
+class CacheReader:
+    """Reads cache entries as the API serves them."""
+
+    def __init__(self, client: RedisClient, durable: DurableCopies, ttl_s: int, prefix: str = PREFIX,
+                 refill_wait_ms: int = 2000) -> None:
+        self.client = client
+        self.durable = durable
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self.refill_wait_ms = refill_wait_ms
+
+    def _from_redis(self, family: KeyFamily, key: str) -> dict[str, Any] | None:
+        if family.redis_type == "zset":
+            value = dict(self.client.zrange(key, 0, -1, withscores=True))
+        else:
+            value = self.client.hgetall(key)
+        return _normalised(family, value) if value else None
+
+    def _refill(self, family: KeyFamily, key: str, value: dict[str, Any]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        if family.redis_type == "zset":
+            pipe.zadd(key, value)
+        else:
+            pipe.hset(key, mapping=value)
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def get(self, family: KeyFamily, **parts: str) -> dict[str, Any] | None:
+        """The entry of ``family`` named by ``parts`` in the live version; None if none exists."""
+        dated = "date" in family.item_parts
+        version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated else pointer_key(self.prefix))
+        if version is None:  # not published (or expired) in Redis: only the durable copy can answer
+            stored = self.durable.read(family, parts)
+            return _normalised(family, stored) if stored else None
+        key = family.key(version.decode(), self.prefix, **parts)
+        found = self._from_redis(family, key)
+        if found is not None:
+            return found
+        lock = f"{key}:refill"
+        if self.client.set(lock, "1", nx=True, px=self.refill_wait_ms):
+            try:
+                # Another caller may have refilled the key between our miss and our lock.
+                found = self._from_redis(family, key)
+                if found is not None:
+                    return found
+                stored = self.durable.read(family, parts)
+                if stored is None:
+                    return None
+                value = _normalised(family, stored)
+                self._refill(family, key, value)
+                return value
+            finally:
+                self.client.delete(lock)
+        deadline = time.monotonic() + self.refill_wait_ms / 1000
+        while time.monotonic() < deadline and self.client.exists(lock):
+            time.sleep(0.01)
+        found = self._from_redis(family, key)
+        if found is not None:
+            return found
+        stored = self.durable.read(family, parts)
+        return _normalised(family, stored) if stored else None
+
+    def get_meter_daily(self, meter_id: str, day: str) -> dict[str, Any] | None:
+        """What meter ``meter_id`` did on local day ``day`` (YYYY-MM-DD)."""
+        return self.get(METER_DAILY, meter_id=meter_id, date=day)

@@ -1,0 +1,218 @@
+"""The serving cache's entries of a date, as pure DataFrame and Column functions.
+
+Entries follow schemas/cache_keys.py: per meter its day, its hours and its latest day; per
+feeder, substation and region the day's totals; per feeder and region the day's top
+consumers. Each is a row (family, key parts, hash fields or sorted-set scores); ``redis_rows``
+gives them their Redis keys, TTLs and (write-behind) durable copies as JSON, and
+``durable_rows`` the ``cache_entries`` rows of their write-through copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from functools import reduce
+from itertools import chain
+from operator import or_
+from string import Formatter
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, TimestampNTZType, TimestampType
+from pyspark.sql.window import Window
+
+from schemas import cache_keys, gold
+from schemas.cache_keys import KEY_FAMILIES, KeyFamily
+from schemas.cassandra import CACHE_BUCKETS
+
+METER_FIGURES = ("kwh_import", "kwh_export", "peak_kw", "peak_at", "load_factor", "voltage_min_v", "voltage_mean_v",
+                 "voltage_max_v", "estimated_share", "completeness")
+
+
+AREA_FIGURES = ("kwh_import", "kwh_export", "coincident_peak_kw", "coincident_peak_at", "meter_count",
+                "meters_expected", "completeness")
+
+
+#: (cache level, gold column, gold table) of the area rollups
+AREAS = (("feeder", "feeder_id", gold.FEEDER_DAILY), ("substation", "substation_id", gold.SUBSTATION_DAILY),
+         ("region", "region", gold.REGION_DAILY))
+
+
+TOP_CONSUMER_AREAS = (("feeder", "feeder_id"), ("region", "region"))
+
+
+_ISO_SECONDS = "yyyy-MM-dd'T'HH:mm:ss"
+
+
+def as_text(column: str, data_type: DataType) -> Column:
+    """A figure as the text the API reads: decimals with their exact digits, timestamps ISO 8601
+    in the session time zone (UTC; a fraction only when there is one, like Python's isoformat),
+    integers and dates as Spark casts them."""
+    value = F.col(column)
+    if isinstance(data_type, (TimestampType, TimestampNTZType)):
+        return (F.when(F.date_format(value, "SSSSSS") == "000000", F.date_format(value, _ISO_SECONDS))
+                .otherwise(F.date_format(value, _ISO_SECONDS + ".SSSSSS")))
+    return value.cast("string")
+
+
+def figures(frame: DataFrame, names: tuple[str, ...]) -> Column:
+    """Hash fields of each row: those of ``names`` that are present, as text."""
+    types = {field.name: field.dataType for field in frame.schema.fields}
+    pairs = chain.from_iterable((F.lit(name), as_text(name, types[name])) for name in names)
+    return F.map_filter(F.create_map(*pairs), lambda _, value: value.isNotNull())
+
+
+def has_figures(names: tuple[str, ...]) -> Column:
+    """Whether a row has any of ``names``: without one its entry would be an empty hash, which
+    Redis does not store. Asked of the row's columns rather than of ``figures``' map, which a
+    filter on it would make Spark build twice per row (for the filter and for the entry), and
+    interpreted (map_filter has no generated code)."""
+    return reduce(or_, (F.col(name).isNotNull() for name in names))
+
+
+def _entry(family: KeyFamily, parts: dict[str, Column], fields: Column | None = None,
+           scores: Column | None = None) -> list[Column]:
+    """The columns of an entry row: ``family`` (its name), ``parts`` (the key parts), and its
+    value as ``fields`` (hash fields, text) or ``scores`` (sorted-set scores), the other null."""
+    return [F.lit(family.name).alias("family"),
+            F.create_map(*chain.from_iterable((F.lit(name), part.cast("string")) for name, part in parts.items()))
+            .alias("parts"),
+            (fields if fields is not None else F.lit(None).cast("map<string,string>")).alias("fields"),
+            (scores if scores is not None else F.lit(None).cast("map<string,double>")).alias("scores")]
+
+
+def meter_day_entries(day: date, meter_daily: DataFrame, latest: bool = True) -> DataFrame:
+    """Each meter's day and, when ``day`` is the newest published, its latest day (the same
+    figures plus the date). The figures are made once per meter for both entries: a projection,
+    then one row per entry (Spark does not inline a projection's map into the two entries that
+    use it, which would make it twice)."""
+    iso = F.lit(day.isoformat())
+    meter = F.col("meter_id")
+    if not latest:
+        return meter_daily.where(has_figures(METER_FIGURES)).select(
+            *_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, figures(meter_daily, METER_FIGURES)))
+    daily = _entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, F.col("figures"))
+    latest_entry = _entry(cache_keys.METER_LATEST, {"meter_id": meter},
+                          F.map_concat(F.col("figures"), F.create_map(F.lit("date"), iso)))
+    with_figures = meter_daily.select("meter_id", figures(meter_daily, METER_FIGURES).alias("figures"))
+    entries = with_figures.select(F.explode(F.array(
+        F.when(F.size("figures") > 0, F.struct(*daily)), F.struct(*latest_entry))).alias("entry"))
+    return entries.where(F.col("entry").isNotNull()).select("entry.*")
+
+
+def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
+    """Each meter's kWh per local hour, ``{"00": "1.250", ...}``, hours without kWh left out. The
+    hour that the autumn DST change repeats (right after itself, in time order) appears twice:
+    its second occurrence is ``"02b"``."""
+    in_time_order = Window.partitionBy("meter_id").orderBy("hour_start")
+    hour = F.lpad(F.col("local_hour").cast("string"), 2, "0")
+    repeated = F.coalesce(F.lag("local_hour").over(in_time_order) == F.col("local_hour"), F.lit(False))
+    named = meter_hourly.select(
+        "meter_id", F.concat(hour, F.when(repeated, F.lit("b")).otherwise(F.lit(""))).alias("hour"),
+        F.col("kwh_import").cast("string").alias("kwh_import"))
+    hours = (named.where(F.col("kwh_import").isNotNull()).groupBy("meter_id")
+             .agg(F.map_from_entries(F.collect_list(F.struct("hour", "kwh_import"))).alias("hours")))
+    parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
+    return hours.select(*_entry(cache_keys.METER_HOURLY, parts, F.col("hours")))
+
+
+def area_day_entries(day: date, areas: dict[str, DataFrame]) -> DataFrame:
+    """Each feeder's, substation's and region's totals of the day."""
+    frames = [areas[level].where(has_figures(AREA_FIGURES)).select(*_entry(cache_keys.AREA_DAILY, {
+        "level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())},
+        figures(areas[level], AREA_FIGURES))) for level, column, _ in AREAS]
+    return frames[0].unionByName(frames[1]).unionByName(frames[2])
+
+
+def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataFrame:
+    """The ``top_n`` meters of each area by kWh imported that day (ties broken by meter id)."""
+    rank = Window.partitionBy(area_column).orderBy(F.col("kwh_import").desc(), F.col("meter_id"))
+    ranked = (meter_daily.where(F.col(area_column).isNotNull() & F.col("kwh_import").isNotNull())
+              .withColumn("rank", F.row_number().over(rank)).where(F.col("rank") <= top_n))
+    return ranked.groupBy(area_column).agg(F.map_from_entries(F.collect_list(
+        F.struct("meter_id", F.col("kwh_import").cast("double")))).alias("scores"))
+
+
+def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
+                  top_n: int, latest: bool = True) -> DataFrame:
+    """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark. An entry needs a
+    figure (Redis stores no empty hash): a meter's or an area's day without one, or a meter
+    without a single hour's kWh, has none; ``meter_latest`` only if ``latest``."""
+    iso = F.lit(day.isoformat())
+    tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
+        cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
+        scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
+    return (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
+            .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
+
+
+def redis_key(version: str, prefix: str) -> Column:
+    """Each entry row's Redis key under ``version``: its family's pattern (schemas/cache_keys.py)
+    filled from the row's parts in Spark, the same string as ``KeyFamily.key``."""
+    def filled(family: KeyFamily) -> Column:
+        pieces = []
+        for literal, name, _, _ in Formatter().parse(family.pattern):
+            pieces.append(F.lit(literal))
+            if name is not None:
+                pieces.append(F.lit({"prefix": prefix, "version": version}[name]) if name in ("prefix", "version")
+                              else F.col("parts")[name])
+        return F.concat(*pieces)
+    return _per_family(filled)
+
+
+def queued_copy() -> Column:
+    """Each entry row's durable copy as the write-behind stream carries it (JSON of family, parts
+    and value, as WriteBehindQueue writes it and jobs/stores/cache_writeback.py reads it); null for a
+    family without copies of its own (``has_durable_copy``)."""
+    def copy(value: str) -> Column:
+        return F.to_json(F.struct("family", "parts", F.col(value).alias("value")))
+    return F.when(_has_durable_copy(), F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores")))
+
+
+def _per_family(column: Callable[[KeyFamily], Column]) -> Column:
+    """``column(family)`` of each entry row's own family."""
+    choice = None
+    for family in KEY_FAMILIES:
+        matches = F.col("family") == family.name
+        choice = F.when(matches, column(family)) if choice is None else choice.when(matches, column(family))
+    return choice
+
+
+def _joined_parts(names: tuple[str, ...]) -> Column:
+    return F.concat_ws(":", *(F.col("parts")[name] for name in names))
+
+
+def _has_durable_copy() -> Column:
+    return F.col("family").isin(*(family.name for family in KEY_FAMILIES if family.has_durable_copy))
+
+
+def durable_rows(entries: DataFrame, version: str) -> DataFrame:
+    """The ``cache_entries`` rows of entry rows published under ``version``: the Spark form of
+    DurableCopies' rows (jobs/stores/cache_durable.py), named by the family's ``durable_month``,
+    ``durable_tag`` and ``durable_item`` (schemas/cache_keys.py) and the tag's ``cache_bucket``
+    (schemas/cassandra.py), the value as JSON.
+
+    No column holds the time of writing (Cassandra keeps it: ``WRITETIME(value)``). A
+    ``current_timestamp()`` here became a literal in the stage's generated code, new with every
+    publish: Spark compiled its projection again each time, and the JVM ran it interpreted and
+    compiled it anew. Without it, write-through publishes alternating with it: Spark's CPU 5.9 s
+    against 7.0, wall 6.5 s against 6.9."""
+    value = F.when(F.col("scores").isNotNull(), F.to_json("scores")).otherwise(F.to_json("fields"))
+    tagged = entries.where(_has_durable_copy()).select(
+        "family", "parts", "scores", "fields", _per_family(lambda family: _joined_parts(family.tag_parts)).alias("tag"))
+    return tagged.select(
+        "family", F.substring(F.col("parts")["date"], 1, 7).alias("month"),
+        (F.crc32(F.col("tag").cast("binary")) % CACHE_BUCKETS).cast("int").alias("bucket"), "tag",
+        _per_family(lambda family: _joined_parts(family.item_parts)).alias("item"), F.lit(version).alias("version"),
+        value.alias("value"))
+
+
+def redis_rows(entries: DataFrame, version: str, prefix: str, ttl_s: int, family_ttl_s: Mapping[str, int],
+               queued: bool) -> DataFrame:
+    """Entry rows as the Redis writer takes them: ``key`` under ``version``, ``ttl_s`` (the
+    family's own or ``ttl_s``), ``fields``, ``scores`` and, when the durable copies are
+    ``queued`` behind (write-behind), ``copy`` (else null)."""
+    ttl = _per_family(lambda family: F.lit(family_ttl_s.get(family.name, ttl_s)).cast("long"))
+    copy = queued_copy() if queued else F.lit(None).cast("string")
+    return entries.select(redis_key(version, prefix).alias("key"), ttl.alias("ttl_s"), "fields", "scores",
+                          copy.alias("copy"))
