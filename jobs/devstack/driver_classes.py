@@ -2,9 +2,8 @@
 
 Every Airflow task (one spark-submit each), CLI run and notebook starts a new driver JVM, which
 loads and verifies some 20,000 classes (Spark, Delta, the Cassandra connector) before it does
-any work. Java's dynamic CDS archive maps them from one file instead. Measured on a fresh
-driver's session start plus its first Delta write and read, alternating, three runs each:
-13.1, 14.1 and 13.8 s with the archive against 19.7, 17.9 and 18.8 s without.
+any work. Java's dynamic CDS archive maps them from one file instead (about 5 s sooner a
+driver: docs/benchmarks.md).
 
 Java 17 cannot make the archive by itself as a side effect of an ordinary run
 (``-XX:+AutoCreateSharedArchive`` came in Java 19), so ``make_archive`` does a training run:

@@ -86,8 +86,7 @@ def driver_java_options(settings: Settings) -> str:
 
     Spark's logging configuration and Derby's home under the state dir; and the parallel
     (throughput) collector instead of G1: a driver is a short batch job on a small heap, so
-    pauses do not matter, and G1's concurrent threads compete for the two cores. Measured on
-    the demo's aggregate in a fresh JVM, medians of three: 55.8 s against 61.8 s. Once made,
+    pauses do not matter, and G1's concurrent threads compete for the cores. Once made,
     the class-data-sharing archive of jobs/devstack/driver_classes.py, its messages silenced: a driver
     that cannot use it starts as without it.
     """

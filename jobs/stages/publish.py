@@ -52,14 +52,11 @@ def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter,
 
     Written through, the two jobs split the task slots (at least one each) so that they run
     side by side from the start: Spark's FIFO scheduler gave all slots to whichever job came
-    first, and the Redis tasks waited for the Cassandra tasks. One task each against the
-    cores' two, alternating in one session on the benchmark's 200,051 keys: 6.2 s against 6.9 s
-    (medians of 10 and 9 publishes)."""
+    first, and the Redis tasks waited for the Cassandra tasks."""
     cores = entries.sparkSession.sparkContext.defaultParallelism
     if settings.cache.durable_mode == "write-behind":
         return write_from_partitions(entries, settings, writer, version, tasks=cores)
-    # Both jobs read the entries: made once and kept for the other. Each job making its own,
-    # alternating in one session on the benchmark's 200,051 keys: 6.1 s against 5.2 s.
+    # Both jobs read the entries: made once and kept for the other (cheaper than each making its own).
     entries, half = entries.persist(), max(1, cores // 2)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-copies") as alongside:

@@ -27,8 +27,8 @@ from schemas.cassandra import CACHE_ENTRIES
 
 #: How the connector writes the durable copies: in unlogged batches of one ``cache_entries``
 #: partition each (a month and bucket of one family, hundreds of rows of a day), up to 64 KiB
-#: a batch. On the benchmark's 100,051 copies, half the time and a third of Cassandra's CPU of
-#: one partition per meter grouped by replica (3.8-4.8 s against 1.7-2.2 s, here).
+#: a batch: half the time and a third of Cassandra's CPU of one partition per meter grouped by
+#: replica (docs/benchmarks.md, "Measurements behind design choices").
 DURABLE_WRITE_OPTIONS = {"spark.cassandra.output.batch.grouping.key": "partition",
                          "spark.cassandra.output.batch.size.bytes": str(64 * 1024),
                          "spark.cassandra.output.concurrent.writes": "8"}
