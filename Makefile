@@ -13,8 +13,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 GRIDLAKE := $(BIN)/gridlake
-# Debian packages: Redis server and CLI, Java 17, Maven (for the servers' and Spark's jars).
-APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven
+# Debian packages: Redis server and CLI, Java 17, Maven (for the servers' and Spark's jars), wrk (the
+# serving API's load generator in make bench).
+APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven wrk
 
 .PHONY: help setup system-packages venv driver-classes services demo demo-real test bench down clean
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobs.cli import airflow, cache, check, data, runs, search, services, spark
+from jobs.cli import airflow, api, cache, check, data, runs, search, services, spark
 
 app = typer.Typer(help="gridlake: batch analytics and lakehouse for smart electricity grids.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -19,6 +19,7 @@ app.command("spark-driver-options")(spark.spark_driver_options_command)
 app.command("spark-archive")(spark.spark_archive_command)
 app.command("backfill")(runs.backfill_command)
 app.command("search")(search.search_command)
+app.command("serve")(api.serve_command)
 
 # `run smoke` is the stack check; it sits after the stages under `gridlake run`.
 runs.run_app.command("smoke")(check.run_smoke_command)

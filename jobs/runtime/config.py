@@ -470,6 +470,24 @@ class CacheConf(_Section):
         description="Write-behind: how long an entry sits unacknowledged before another worker reclaims it, in ms.")
 
 
+class ApiConf(_Section):
+    """The serving API (`gridlake serve`): what it listens on and the caching it advertises.
+
+    A household's figures need a bearer token whose SHA-256 is in ``key_hashes``, mapped to
+    the meters it may read (``*``: every meter); the keys themselves are never stored.
+    Feeder, substation and region figures are public."""
+
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
+    workers: int = Field(2, ge=1, description="uvicorn worker processes, each with its own Redis and Cassandra clients.")
+    analytics_max_age_s: int = Field(
+        300, ge=0, description="Cache-Control max-age of public analytics responses, in seconds.")
+    stale_while_revalidate_s: int = Field(
+        60, ge=0, description="How long a cache may serve a stale analytics response while it revalidates, in seconds.")
+    key_hashes: dict[str, list[str]] = Field(
+        {}, description="SHA-256 (hex) of each API key -> the meter ids it may read, or ['*'] for all.")
+
+
 class Settings(BaseSettings):
     """The whole configuration of one gridlake process."""
 
@@ -500,6 +518,7 @@ class Settings(BaseSettings):
     redis: RedisConf = Field(
         RedisConf(), description="How every Redis client connects: server, cluster, ACL user and TLS.")
     services: ServicesConf = Field(ServicesConf(), description="The local servers that `gridlake services up` starts.")
+    api: ApiConf = Field(ApiConf(), description="The serving API.")
     cache: CacheConf = Field(
         CacheConf(),
         description="The serving cache in Redis (schemas/cache_keys.py): key namespace, lifetimes, durable copies.")

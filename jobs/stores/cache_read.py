@@ -6,13 +6,18 @@ of the newest day published (schemas/cache_keys.py).
 A miss (key expired, evicted, or Redis restarted) is served from the durable copy and put
 back into Redis. Only one caller refills a key: it takes a short lock beside the key (same
 hash tag, so the same cluster slot) while the others wait for the refill instead of all
-reading Cassandra at once (no stampede of identical misses).
+reading Cassandra at once (no stampede of identical misses). When Redis itself fails (down,
+timing out, a cluster without a slot's master), ``read`` answers from the durable copy too,
+and says so.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
 
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import RedisClient
@@ -27,6 +32,16 @@ def _normalised(family: KeyFamily, value: dict[Any, Any]) -> dict[str, Any]:
     if family.redis_type == "zset":
         return {text(member): float(score) for member, score in value.items()}
     return {text(field): text(item) for field, item in value.items()}
+
+
+@dataclass(frozen=True)
+class CacheRead:
+    """One entry as the API serves it, with where it came from: ``version`` is the live version
+    it was read through, None when only the durable copy in Cassandra could answer."""
+
+    value: dict[str, Any]
+    source: Literal["redis", "cassandra"]
+    version: str | None
 
 
 class CacheReader:
@@ -90,6 +105,24 @@ class CacheReader:
             return found
         stored = self.durable.read(family, parts)
         return _normalised(family, stored) if stored else None
+
+    def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
+        """Like ``get``, saying which store answered: Redis through the live version, or the
+        durable copy when the version is not in Redis, the key is gone for good, or Redis fails."""
+        dated = "date" in family.item_parts
+        try:
+            version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated
+                                      else pointer_key(self.prefix))
+            if version is not None:
+                found = self._from_redis(family, family.key(version.decode(), self.prefix, **parts))
+                if found is not None:
+                    return CacheRead(found, "redis", version.decode())
+                found = self.get(family, **parts)  # the refill path: one caller reads Cassandra
+                return CacheRead(found, "cassandra", version.decode()) if found is not None else None
+        except redis.RedisError:
+            pass
+        stored = self.durable.read(family, parts)
+        return CacheRead(_normalised(family, stored), "cassandra", None) if stored else None
 
     def get_meter_daily(self, meter_id: str, day: str) -> dict[str, Any] | None:
         """What meter ``meter_id`` did on local day ``day`` (YYYY-MM-DD)."""

@@ -1,0 +1,1 @@
+"""The serving API over what gridlake publishes (FastAPI on uvicorn)."""

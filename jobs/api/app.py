@@ -1,0 +1,266 @@
+"""The serving API: the figures gridlake publishes, over HTTP, read from Redis.
+
+Reads follow the published key layout and the live version pointers (jobs/stores/cache_read.py);
+a miss or a Redis failure is answered from the durable copies in Cassandra, and every figure
+response says which store served it (``served_from`` and the ``X-Served-From`` header). The API
+computes nothing the lake has not: it only reads what the publish wrote.
+
+Caching follows the product's rules: public analytics (feeders, substations, regions) are
+``public, max-age=300`` with stale-while-revalidate and an ETag of the data version, so an
+``If-None-Match`` revalidation costs a 304; a household's figures need a bearer token and are
+``private, no-store``. Errors are RFC 9457 problem details, never a stack trace.
+
+Each uvicorn worker builds its own Redis and Cassandra clients at start-up (``lifespan``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jobs.api.green_button import usage_feed
+from jobs.runtime.config import Settings, load_settings
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_read import CacheRead, CacheReader
+from jobs.stores.cache_versions import version_day
+from jobs.stores.clients import cache_client, cassandra_session, elasticsearch_client
+from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, pointer_key
+
+PROBLEM = "application/problem+json"
+PRIVATE = "private, no-store"
+#: The longest date range of one Green Button feed (a year and a day covers a leap year).
+MAX_FEED_DAYS = 367
+#: Levels whose top consumers are published (schemas/cache_keys.py AREA_TOP_CONSUMERS).
+TOP_CONSUMER_LEVELS = ("feeder", "region")
+
+AreaLevel = Literal["feeder", "substation", "region"]
+MeterId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The meter's pseudonymous id.")]
+AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The feeder's, substation's or region's id.")]
+Day = Annotated[date, Path(description="The local day, YYYY-MM-DD.")]
+
+
+class Problem(Exception):
+    """An RFC 9457 problem: ``status``, a short ``title`` and the ``detail`` of this request."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    body = {"type": "about:blank", "title": problem.title, "status": problem.status, "detail": problem.detail,
+            "instance": request.url.path, **problem.extra}
+    return Response(orjson.dumps(body), status_code=problem.status, media_type=PROBLEM,
+                    headers={"Cache-Control": PRIVATE})
+
+
+def key_digest(key: str) -> str:
+    """What ``api.key_hashes`` holds of an API key: its SHA-256, in hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for ``settings`` (default: the environment's configuration, as every worker loads it)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with cassandra_session(settings, timeout_s=10) as session:
+            client = cache_client(settings)
+            app.state.reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
+                                           ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
+            app.state.cassandra = session
+            try:
+                yield
+            finally:
+                client.close()
+
+    app = FastAPI(title="gridlake serving API", version="1",
+                  description="The figures gridlake publishes: meters' days and hours, feeders', substations' "
+                              "and regions' days, top consumers, and Green Button (ESPI) feeds.", lifespan=lifespan)
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, problem: Problem) -> Response:
+        return problem_response(request, problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return problem_response(request, Problem(400, "Bad request", f"{where}: {first.get('msg')}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        return problem_response(request, Problem(error.status_code, str(error.detail), str(error.detail)))
+
+    def reader(request: Request) -> CacheReader:
+        return request.app.state.reader
+
+    def allowed_meters(request: Request) -> frozenset[str]:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "Unauthorized", "a household's figures need a bearer token")
+        meters = settings.api.key_hashes.get(key_digest(token.strip()))
+        if meters is None:
+            raise Problem(401, "Unauthorized", "the bearer token is not a known API key")
+        return frozenset(meters)
+
+    def may_read(meters: frozenset[str], meter_id: str) -> None:
+        if "*" not in meters and meter_id not in meters:
+            raise Problem(403, "Forbidden", f"this API key may not read meter {meter_id}")
+
+    def not_found(cache: CacheReader, what: str, day: date | None) -> Problem:
+        newest = newest_published(cache)
+        if day is not None and (newest is None or day > newest):
+            return Problem(404, "Not published", f"{day} is not published yet",
+                           newest_published=newest.isoformat() if newest else None)
+        return Problem(404, "Not found", f"no {what}" + (f" on {day}" if day else ""))
+
+    def figures(request: Request, read: CacheRead, body: dict[str, Any], public: bool) -> Response:
+        tag = read.version or f"c{zlib.crc32(orjson.dumps(read.value, option=orjson.OPT_SORT_KEYS)):08x}"
+        etag = f'"{tag}"'
+        headers = {"ETag": etag, "X-Served-From": read.source,
+                   "Cache-Control": (f"public, max-age={settings.api.analytics_max_age_s}, "
+                                     f"stale-while-revalidate={settings.api.stale_while_revalidate_s}")
+                   if public else PRIVATE}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        body = {**body, "version": read.version, "served_from": read.source}
+        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+    @app.get("/v1/meters/{meter_id}/days/{day}", tags=["meters"],
+             summary="A meter's day: energy in and out, peak and its time, load factor, voltages, completeness")
+    def meter_day(request: Request, meter_id: MeterId, day: Day, cache: CacheReader = Depends(reader),
+                  meters: frozenset[str] = Depends(allowed_meters)) -> Response:
+        may_read(meters, meter_id)
+        read = cache.read(METER_DAILY, meter_id=meter_id, date=day.isoformat())
+        if read is None:
+            raise not_found(cache, f"figures for meter {meter_id}", day)
+        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), "figures": read.value},
+                       public=False)
+
+    @app.get("/v1/meters/{meter_id}/days/{day}/hours", tags=["meters"],
+             summary="A meter's kWh imported per local hour of a day (the repeated DST hour as 02b)")
+    def meter_hours(request: Request, meter_id: MeterId, day: Day, cache: CacheReader = Depends(reader),
+                    meters: frozenset[str] = Depends(allowed_meters)) -> Response:
+        may_read(meters, meter_id)
+        read = cache.read(METER_HOURLY, meter_id=meter_id, date=day.isoformat())
+        if read is None:
+            raise not_found(cache, f"hours for meter {meter_id}", day)
+        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), "kwh_import": read.value},
+                       public=False)
+
+    @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], summary="A meter's latest published day")
+    def meter_latest(request: Request, meter_id: MeterId, cache: CacheReader = Depends(reader),
+                     meters: frozenset[str] = Depends(allowed_meters)) -> Response:
+        may_read(meters, meter_id)
+        read = cache.read(METER_LATEST, meter_id=meter_id)
+        if read is None:
+            raise not_found(cache, f"published day for meter {meter_id}", None)
+        value = dict(read.value)
+        return figures(request, read, {"meter_id": meter_id, "date": value.pop("date", None), "figures": value},
+                       public=False)
+
+    @app.get("/v1/areas/{level}/{area_id}/days/{day}", tags=["areas"],
+             summary="A feeder's, substation's or region's totals of a day")
+    def area_day(request: Request, level: AreaLevel, area_id: AreaId, day: Day,
+                 cache: CacheReader = Depends(reader)) -> Response:
+        read = cache.read(AREA_DAILY, level=level, area_id=area_id, date=day.isoformat())
+        if read is None:
+            raise not_found(cache, f"figures for {level} {area_id}", day)
+        return figures(request, read, {"level": level, "area_id": area_id, "date": day.isoformat(),
+                                       "figures": read.value}, public=True)
+
+    @app.get("/v1/areas/{level}/{area_id}/days/{day}/top-consumers", tags=["areas"],
+             summary="A feeder's or region's meters by kWh imported that day, largest first")
+    def top_consumers(request: Request, level: Literal["feeder", "region"], area_id: AreaId, day: Day,
+                      cache: CacheReader = Depends(reader)) -> Response:
+        read = cache.read(AREA_TOP_CONSUMERS, level=level, area_id=area_id, date=day.isoformat())
+        if read is None:
+            raise not_found(cache, f"top consumers for {level} {area_id}", day)
+        ranked = sorted(read.value.items(), key=lambda item: (-item[1], item[0]))
+        return figures(request, read, {"level": level, "area_id": area_id, "date": day.isoformat(),
+                                       "meters": [{"meter_id": m, "kwh_import": kwh} for m, kwh in ranked]},
+                       public=True)
+
+    @app.get("/espi/1_1/resource/Batch/UsagePoint/{meter_id}", tags=["green button"], response_class=Response,
+             responses={200: {"content": {"application/atom+xml": {}}}},
+             summary="Green Button (ESPI 1.1) Atom feed of a meter's hourly energy over local days start..end")
+    def green_button(meter_id: MeterId, start: Annotated[date, Query(description="First local day, YYYY-MM-DD.")],
+                     end: Annotated[date, Query(description="Last local day, YYYY-MM-DD.")],
+                     cache: CacheReader = Depends(reader),
+                     meters: frozenset[str] = Depends(allowed_meters)) -> Response:
+        may_read(meters, meter_id)
+        if end < start or (end - start).days >= MAX_FEED_DAYS:
+            raise Problem(400, "Bad request", f"start..end: {start}..{end} must be in order and at most "
+                                              f"{MAX_FEED_DAYS} days")
+        hours_by_day = []
+        for offset in range((end - start).days + 1):
+            day = start + timedelta(days=offset)
+            read = cache.read(METER_HOURLY, meter_id=meter_id, date=day.isoformat())
+            if read is not None:
+                hours_by_day.append((day, read.value))
+        if not hours_by_day:
+            raise not_found(cache, f"hours for meter {meter_id} from {start} to", end)
+        feed = usage_feed(meter_id, hours_by_day, ZoneInfo(settings.grid.timezone), datetime.now(timezone.utc))
+        return Response(feed, media_type="application/atom+xml", headers={"Cache-Control": PRIVATE})
+
+    @app.get("/healthz", tags=["health"], summary="The process answers")
+    def healthz() -> Response:
+        return Response(orjson.dumps({"status": "ok"}), media_type="application/json",
+                        headers={"Cache-Control": PRIVATE})
+
+    @app.get("/readyz", tags=["health"],
+             summary="Redis, Cassandra and Elasticsearch answer and a live data version is present")
+    def readyz(request: Request) -> Response:
+        checks = readiness(request.app.state.reader, request.app.state.cassandra)
+        ready = all(check["ok"] for check in checks.values())
+        return Response(orjson.dumps({"ready": ready, "checks": checks}), status_code=200 if ready else 503,
+                        media_type="application/json", headers={"Cache-Control": PRIVATE})
+
+    def readiness(cache: CacheReader, session: Any) -> dict[str, dict[str, Any]]:
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            version = cache.client.get(pointer_key(cache.prefix))
+            checks["redis"] = {"ok": True}
+            checks["data_version"] = ({"ok": True, "version": version.decode()} if version is not None
+                                      else {"ok": False, "reason": "no live data version: nothing published yet"})
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with its reason
+            checks["redis"] = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+            checks["data_version"] = {"ok": False, "reason": "Redis does not answer"}
+        try:
+            session.execute("SELECT release_version FROM system.local", timeout=2)
+            checks["cassandra"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001
+            checks["cassandra"] = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        try:
+            es = elasticsearch_client(settings).options(request_timeout=2, max_retries=0)
+            health = es.cluster.health()
+            checks["elasticsearch"] = ({"ok": True, "status": health["status"]} if health["status"] != "red"
+                                       else {"ok": False, "reason": "cluster health is red"})
+        except Exception as exc:  # noqa: BLE001
+            checks["elasticsearch"] = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        return checks
+
+    return app
+
+
+def newest_published(cache: CacheReader) -> date | None:
+    """The newest local day published, from the live pointer (None when nothing is, or Redis fails)."""
+    try:
+        version = cache.client.get(pointer_key(cache.prefix))
+    except Exception:  # noqa: BLE001 - Redis down: the durable copies answer, the newest day is unknown
+        return None
+    return version_day(version.decode()) if version is not None else None

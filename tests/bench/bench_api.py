@@ -1,0 +1,140 @@
+"""Serving API benchmark: a meter's day for random meters of a 10,000-meter set, through
+`gridlake serve` (Redis behind it), beside the same server stack answering a constant payload
+of the same size (its ceiling), both loaded by wrk from Debian in the same run, alternating.
+
+Prints requests/s, p50 and p99 latency of each round, and the ratio ours / ceiling (medians).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from jobs.api.app import key_digest
+from jobs.runtime.config import PROJECT_ROOT, load_settings
+from jobs.stores.cache_versions import CacheEntry, CachePublisher
+from jobs.stores.cassandra_schema import apply_schema
+from jobs.stores.clients import cassandra_session, open_redis
+from schemas.cache_keys import METER_DAILY
+
+METERS = 10_000
+DAY = date(2024, 5, 6)
+PREFIX = "gridlake-bench-api"
+KEYSPACE = "bench_api"
+KEY = "bench-operator-key"
+WORKERS = 2
+CONNECTIONS = 32
+SECONDS = 12
+ROUNDS = 3
+#: The figures of a meter's day as the publish writes them (jobs/transforms/cache_entries.py METER_FIGURES).
+FIGURES = {"kwh_import": "12.345", "kwh_export": "0.000", "peak_kw": "2.512", "peak_at": "2024-05-06T18:15:00",
+           "load_factor": "0.205", "voltage_min_v": "221.4", "voltage_mean_v": "229.8", "voltage_max_v": "236.1",
+           "estimated_share": "0.010", "completeness": "1.000"}
+LUA = """
+math.randomseed(os.time())
+request = function()
+  local path = string.format("/v1/meters/MTR-%07d/days/2024-05-06", math.random(1, %d))
+  return wrk.format("GET", path, {["Authorization"] = "Bearer %s"})
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited: {server.stdout.read() if server.stdout else ''}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"no answer from {url} within 60 s")
+
+
+def wrk(port: int, script: Path) -> tuple[float, float, float]:
+    """requests/s, p50 and p99 in ms of one wrk round (one thread: the two cores serve the API)."""
+    done = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script),
+                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+    out = done.stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), ms("50%"), ms("99%")
+
+
+def main() -> None:
+    settings = load_settings("local")
+    settings.cassandra.keyspace = KEYSPACE
+    with cassandra_session(settings) as session:
+        apply_schema(session, settings)
+    client = open_redis(settings.redis)
+    entries = [CacheEntry(METER_DAILY, {"meter_id": f"MTR-{n:07d}", "date": DAY.isoformat()}, FIGURES)
+               for n in range(1, METERS + 1)]
+    version, written = CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(DAY, entries)
+    print(f"published {written:,} meter days as {version}", flush=True)
+
+    env = {**os.environ, "GRIDLAKE_ENV": "local", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
+           "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(KEY): ["*"]})}
+    ours_port, ceiling_port = free_port(), free_port()
+    ours = subprocess.Popen([str(Path(sys.executable).parent / "gridlake"), "serve", "--port", str(ours_port),
+                             "--workers", str(WORKERS)], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    sample = None
+    try:
+        wait_for(f"http://127.0.0.1:{ours_port}/healthz", ours)
+        sample = httpx.get(f"http://127.0.0.1:{ours_port}/v1/meters/MTR-0000001/days/{DAY}",
+                           headers={"Authorization": f"Bearer {KEY}"}).content
+        ceiling = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.bench.api_ceiling:app", "--port", str(ceiling_port),
+             "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
+            env={**env, "GRIDLAKE_BENCH_PAYLOAD": sample.decode()}, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+            text=True)
+        try:
+            wait_for(f"http://127.0.0.1:{ceiling_port}/v1/meters/x/days/y", ceiling)
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+                script.write(LUA % (METERS, KEY))
+            results = {"ours": [], "ceiling": []}
+            for round_ in range(1, ROUNDS + 1):
+                for name, port in (("ours", ours_port), ("ceiling", ceiling_port)):
+                    rate, p50, p99 = wrk(port, Path(script.name))
+                    results[name].append((rate, p50, p99))
+                    print(f"round {round_} {name:8s} {rate:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                          flush=True)
+        finally:
+            ceiling.terminate()
+            ceiling.wait(timeout=15)
+    finally:
+        ours.terminate()
+        ours.wait(timeout=15)
+        for key in client.scan_iter(match=f"{PREFIX}:*", count=5000):
+            client.delete(key)
+    rate = {name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()}
+    p99 = {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()}
+    print(f"api meter day: {rate['ours']:,.0f} req/s (p99 {p99['ours']:.1f} ms, payload {len(sample)} B); "
+          f"constant payload on the same stack: {rate['ceiling']:,.0f} req/s (p99 {p99['ceiling']:.1f} ms); "
+          f"ratio {rate['ours'] / rate['ceiling']:.2f} (target 0.5; 3,000 req/s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

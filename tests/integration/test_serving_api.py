@@ -1,0 +1,289 @@
+"""The serving API as a user meets it: `gridlake serve` in its own processes, over HTTP, against
+the real Redis (single and Cluster) and Cassandra, with figures published by the real publisher."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from greenbutton_objects import parse
+
+from jobs.api.app import key_digest
+from jobs.runtime.config import PROJECT_ROOT, Settings
+from jobs.stores.cache_durable import DurableCopies
+from jobs.stores.cache_versions import CacheEntry, CachePublisher
+from jobs.stores.clients import cassandra_session, open_redis
+from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST
+
+PREFIX = "gridlake-api-test"
+DAY, NEXT_DAY = date(2024, 10, 26), date(2024, 10, 27)
+HOUSEHOLD_KEY, OPERATOR_KEY = "household-key-of-MTR-A", "operator-key"
+GRIDLAKE = str(Path(sys.executable).parent / "gridlake")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def day_entries(day: date, kwh_a: float) -> list[CacheEntry]:
+    """A small published day: two meters, their hours, a feeder and its top consumers."""
+    iso = day.isoformat()
+    return [
+        CacheEntry(METER_DAILY, {"meter_id": "MTR-A", "date": iso},
+                   {"kwh_import": f"{kwh_a:.3f}", "peak_kw": "2.500", "peak_at": f"{iso}T18:00:00"}),
+        CacheEntry(METER_DAILY, {"meter_id": "MTR-B", "date": iso}, {"kwh_import": "7.000", "peak_kw": "1.000"}),
+        CacheEntry(METER_HOURLY, {"meter_id": "MTR-A", "date": iso}, {"00": "0.250", "01": "0.500"}),
+        CacheEntry(METER_LATEST, {"meter_id": "MTR-A"}, {"kwh_import": f"{kwh_a:.3f}", "date": iso}),
+        CacheEntry(AREA_DAILY, {"level": "feeder", "area_id": "FDR-1", "date": iso},
+                   {"kwh_import": f"{kwh_a + 7:.3f}", "meter_count": "2"}),
+        CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "FDR-1", "date": iso},
+                   {"MTR-A": kwh_a, "MTR-B": 7.0}),
+    ]
+
+
+def publish(settings: Settings, client: redis.Redis, day: date, kwh_a: float) -> str:
+    """Publish a day through the real publisher, with write-through copies in Cassandra."""
+    with cassandra_session(settings) as session:
+        publisher = CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX,
+                                   durable=DurableCopies(session, settings.cassandra.keyspace))
+        version, _ = publisher.publish(day, day_entries(day, kwh_a))
+    return version
+
+
+@contextmanager
+def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False) -> Iterator[str]:
+    """`gridlake serve` with two workers on a free loopback port; stopped (by its pid) on exit."""
+    port = free_port()
+    env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
+           "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_CACHE__CLUSTER": str(cluster).lower(),
+           "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(HOUSEHOLD_KEY): ["MTR-A"],
+                                                   key_digest(OPERATOR_KEY): ["*"]})}
+    if redis_url:
+        env["GRIDLAKE_REDIS__URL"] = redis_url
+    server = subprocess.Popen([GRIDLAKE, "serve", "--env", "test", "--port", str(port), "--workers", "2"],
+                              env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"gridlake serve exited: {server.stdout.read()}"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "gridlake serve did not answer within 60 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def api_settings(fresh_keyspace) -> Settings:  # noqa: ANN001 - the fixture's factory
+    return fresh_keyspace("gridlake_api_test")
+
+
+@pytest.fixture(scope="module", params=["single", "cluster"])
+def served(request: pytest.FixtureRequest, api_settings: Settings) -> Iterator[tuple[str, redis.Redis]]:
+    """The API over the shared Redis (single server or Cluster), DAY and NEXT_DAY published."""
+    cluster = request.param == "cluster"
+    client = open_redis(api_settings.redis, cluster=cluster)
+    publish(api_settings, client, DAY, kwh_a=12.345)
+    publish(api_settings, client, NEXT_DAY, kwh_a=20.0)
+    with api_server(api_settings, cluster=cluster) as base:
+        yield base, client
+    for key in client.scan_iter(match=f"{PREFIX}:*"):
+        client.delete(key)
+    client.close()
+
+
+def test_a_households_day_is_read_from_redis_with_its_token(served) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}", headers=bearer(HOUSEHOLD_KEY))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["figures"] == {"kwh_import": "12.345", "peak_kw": "2.500", "peak_at": "2024-10-26T18:00:00"}
+    assert body["served_from"] == response.headers["X-Served-From"] == "redis"
+    assert body["version"].startswith("v20241026")
+    assert response.headers["Cache-Control"] == "private, no-store"
+    hours = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}/hours", headers=bearer(HOUSEHOLD_KEY)).json()
+    assert hours["kwh_import"] == {"00": "0.250", "01": "0.500"}
+    latest = httpx.get(f"{base}/v1/meters/MTR-A/latest", headers=bearer(HOUSEHOLD_KEY)).json()
+    assert (latest["date"], latest["figures"]) == (NEXT_DAY.isoformat(), {"kwh_import": "20.000"})
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401), (bearer("not-a-key"), 401), (bearer(HOUSEHOLD_KEY), 403), (bearer(OPERATOR_KEY), 200),
+], ids=["no token", "unknown token", "another household's token", "operator token"])
+def test_what_a_token_may_read(served, headers: dict[str, str], status: int) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}/v1/meters/MTR-B/days/{DAY}", headers=headers)
+    assert response.status_code == status
+    if status != 200:
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert "household-key" not in response.text
+
+
+def test_area_figures_are_public_cacheable_and_revalidate_with_304(served) -> None:
+    base, _ = served
+    first = httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}")
+    assert first.status_code == 200
+    assert first.json()["figures"] == {"kwh_import": "19.345", "meter_count": "2"}
+    assert first.headers["Cache-Control"] == "public, max-age=300, stale-while-revalidate=60"
+    again = httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    top = httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{NEXT_DAY}/top-consumers").json()
+    assert top["meters"] == [{"meter_id": "MTR-A", "kwh_import": 20.0}, {"meter_id": "MTR-B", "kwh_import": 7.0}]
+
+
+@pytest.mark.parametrize(("path", "status", "detail"), [
+    ("/v1/areas/feeder/FDR-1/days/2024-13-01", 400, "day"),
+    ("/v1/areas/district/FDR-1/days/2024-10-26", 400, "level"),
+    ("/v1/areas/feeder/FDR-404/days/2024-10-26", 404, "no figures for feeder FDR-404 on 2024-10-26"),
+    ("/v1/areas/feeder/FDR-1/days/2024-11-30", 404, "2024-11-30 is not published yet"),
+], ids=["malformed date", "unknown level", "unknown feeder", "a day not yet published"])
+def test_bad_requests_get_problem_details(served, path: str, status: int, detail: str) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}{path}")
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and detail in problem["detail"] and "Traceback" not in response.text
+    if "not published" in detail:
+        assert problem["newest_published"] == NEXT_DAY.isoformat()
+
+
+def test_a_missing_key_is_served_from_cassandra_and_put_back(served) -> None:
+    base, client = served
+    version = client.get(f"{PREFIX}:live:{DAY}").decode()
+    key = AREA_DAILY.key(version, PREFIX, level="feeder", area_id="FDR-1", date=DAY.isoformat())
+    client.delete(key)
+    response = httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}")
+    assert response.json()["figures"] == {"kwh_import": "19.345", "meter_count": "2"}
+    assert response.headers["X-Served-From"] == "cassandra"
+    assert client.hgetall(key) == {b"kwh_import": b"19.345", b"meter_count": b"2"}
+
+
+def test_a_flip_is_seen_whole_by_a_polling_client(served, api_settings: Settings) -> None:
+    """Every response pairs the figures with the version that holds them: no mix of two publishes.
+    A day of its own, so that the other tests' figures stay as published."""
+    base, client = served
+    flip_day = date(2024, 10, 20)
+    publish(api_settings, client, flip_day, kwh_a=1.0)
+    seen: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client() as http:
+            while not stop.is_set():
+                body = http.get(f"{base}/v1/areas/feeder/FDR-1/days/{flip_day}").json()
+                seen.append((body["version"], body["figures"]["kwh_import"]))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        time.sleep(0.3)
+        flipped = publish(api_settings, client, flip_day, kwh_a=30.0)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        poller.join()
+    versions = {version: {kwh for v, kwh in seen if v == version} for version, _ in seen}
+    assert flipped in versions and len(versions) >= 2, "the poller saw the old and the new version"
+    assert versions[flipped] == {"37.000"} and {kwh for _, kwh in seen} == {"8.000", "37.000"}
+    assert all(len(figures) == 1 for figures in versions.values()), versions
+    assert seen.index(next(s for s in seen if s[0] == flipped)) > 0
+    assert all(v == flipped for v, _ in seen[seen.index(next(s for s in seen if s[0] == flipped)):]), \
+        "once flipped, never back"
+
+
+def test_health_and_readiness(served) -> None:
+    base, _ = served
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert all(check["ok"] for check in checks.values()) and set(checks) == {
+        "redis", "data_version", "cassandra", "elasticsearch"}
+
+
+def test_the_openapi_schema_documents_every_resource(served) -> None:
+    base, _ = served
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/v1/meters/{meter_id}/days/{day}", "/v1/meters/{meter_id}/days/{day}/hours",
+            "/v1/meters/{meter_id}/latest", "/v1/areas/{level}/{area_id}/days/{day}",
+            "/v1/areas/{level}/{area_id}/days/{day}/top-consumers", "/healthz", "/readyz",
+            "/espi/1_1/resource/Batch/UsagePoint/{meter_id}"} <= set(paths)
+
+
+def test_with_redis_down_the_durable_copies_answer_and_readiness_says_why(api_settings: Settings,
+                                                                          tmp_path: Path) -> None:
+    """A Redis server of this test's own, stopped by its pid while the API runs."""
+    port = free_port()
+    own = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "the test's own redis-server did not start"
+                time.sleep(0.1)
+        publish(api_settings, client, DAY, kwh_a=12.345)
+        with api_server(api_settings, redis_url=url) as base:
+            assert httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}").headers["X-Served-From"] == "redis"
+            own.terminate()
+            own.wait(timeout=10)
+            response = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}", headers=bearer(HOUSEHOLD_KEY))
+            assert response.status_code == 200
+            assert response.json()["figures"]["kwh_import"] == "12.345"
+            assert response.headers["X-Served-From"] == "cassandra"
+            ready = httpx.get(f"{base}/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"]["ok"] is False and ready.json()["checks"]["redis"]["reason"]
+    finally:
+        if own.poll() is None:
+            own.kill()
+
+
+def test_a_green_button_feed_of_the_published_hours(served, tmp_path: Path) -> None:
+    base, _ = served
+    url = f"{base}/espi/1_1/resource/Batch/UsagePoint/MTR-A"
+    response = httpx.get(url, params={"start": str(DAY), "end": str(NEXT_DAY)}, headers=bearer(HOUSEHOLD_KEY))
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/atom+xml"
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(response.content)
+    (point,) = parse.parse_feed(str(feed))
+    readings = sorted(next(iter(point.meterReadings)).intervalReadings)
+    assert [r.value for r in readings] == [250, 500, 250, 500]  # Wh of 0.250 and 0.500 kWh, two days
+    assert httpx.get(url, params={"start": str(NEXT_DAY), "end": str(DAY)},
+                     headers=bearer(HOUSEHOLD_KEY)).status_code == 400
+    assert httpx.get(f"{base}/espi/1_1/resource/Batch/UsagePoint/MTR-B", params={"start": str(DAY), "end": str(DAY)},
+                     headers=bearer(HOUSEHOLD_KEY)).status_code == 403
