@@ -35,6 +35,8 @@ from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_read import CacheRead, CacheReader
 from jobs.stores.cache_versions import version_day
 from jobs.stores.clients import cache_client, cassandra_session, elasticsearch_client
+from jobs.stores.search_query import (FACETS, SearchInputError, SearchRequest, facet_aggregations, parse_near,
+                                     parse_radius, parse_range, parse_type, search_query)
 from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, pointer_key
 
 PROBLEM = "application/problem+json"
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
                                            ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
             app.state.cassandra = session
+            app.state.es = elasticsearch_client(settings)
             try:
                 yield
             finally:
@@ -217,6 +220,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed = usage_feed(meter_id, hours_by_day, ZoneInfo(settings.grid.timezone), datetime.now(timezone.utc))
         return Response(feed, media_type="application/atom+xml", headers={"Cache-Control": PRIVATE})
 
+    @app.get("/v1/search", tags=["search"],
+             summary="Meters and sensors by radius around a point, type, feeder, energy range and text, with facets")
+    def search(request: Request,
+               near: Annotated[str | None, Query(description="LAT,LON of the centre of a radius search.")] = None,
+               radius: Annotated[str, Query(description="Radius around near, e.g. 500m or 2km.")] = "2km",
+               type: Annotated[str | None, Query(description="Meter class or sensor type.")] = None,  # noqa: A002
+               feeder: Annotated[str | None, Query(description="Feeder id.")] = None,
+               kwh: Annotated[str | None, Query(description="kWh imported on the latest day, MIN..MAX.")] = None,
+               q: Annotated[str | None, Query(description="Words of the description.")] = None,
+               limit: Annotated[int, Query(ge=1, le=100, description="Most hits to return.")] = 20) -> Response:
+        try:
+            wanted = SearchRequest(near=parse_near(near) if near else None, radius=parse_radius(radius),
+                                   device_type=parse_type(type) if type else None, feeder=feeder,
+                                   kwh=parse_range(kwh, "kwh") if kwh else None, text=q, limit=limit)
+        except SearchInputError as exc:
+            raise Problem(400, "Bad request", str(exc).replace("--", "")) from None
+        _, body = search_query(wanted)
+        found = request.app.state.es.search(index=settings.api.search_alias, aggs=facet_aggregations(), **body)
+        hits = [public_hit(hit, wanted.near is not None) for hit in found["hits"]["hits"]]
+        facets = {name: {bucket["key"]: bucket["doc_count"] for bucket in found["aggregations"][name]["buckets"]}
+                  for name in FACETS}
+        result = {"total": found["hits"]["total"]["value"], "hits": hits, "facets": facets}
+        return Response(orjson.dumps(result), media_type="application/json",
+                        headers={"Cache-Control": f"public, max-age={settings.api.analytics_max_age_s}, "
+                                                  f"stale-while-revalidate={settings.api.stale_while_revalidate_s}"})
+
     @app.get("/healthz", tags=["health"], summary="The process answers")
     def healthz() -> Response:
         return Response(orjson.dumps({"status": "ok"}), media_type="application/json",
@@ -225,12 +254,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", tags=["health"],
              summary="Redis, Cassandra and Elasticsearch answer and a live data version is present")
     def readyz(request: Request) -> Response:
-        checks = readiness(request.app.state.reader, request.app.state.cassandra)
+        checks = readiness(request, request.app.state.reader, request.app.state.cassandra)
         ready = all(check["ok"] for check in checks.values())
         return Response(orjson.dumps({"ready": ready, "checks": checks}), status_code=200 if ready else 503,
                         media_type="application/json", headers={"Cache-Control": PRIVATE})
 
-    def readiness(cache: CacheReader, session: Any) -> dict[str, dict[str, Any]]:
+    def readiness(request: Request, cache: CacheReader, session: Any) -> dict[str, dict[str, Any]]:
         checks: dict[str, dict[str, Any]] = {}
         try:
             version = cache.client.get(pointer_key(cache.prefix))
@@ -246,8 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # noqa: BLE001
             checks["cassandra"] = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
         try:
-            es = elasticsearch_client(settings).options(request_timeout=2, max_retries=0)
-            health = es.cluster.health()
+            health = request.app.state.es.options(request_timeout=2, max_retries=0).cluster.health()
             checks["elasticsearch"] = ({"ok": True, "status": health["status"]} if health["status"] != "red"
                                        else {"ok": False, "reason": "cluster health is red"})
         except Exception as exc:  # noqa: BLE001
@@ -255,6 +283,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return checks
 
     return app
+
+
+#: What a search hit may show: pseudonymous ids, classes and figures; never a location or the
+#: description (which holds the street).
+PUBLIC_HIT_FIELDS = ("device_id", "device_kind", "meter_class", "tariff", "feeder_id", "substation_id", "region",
+                     "latest")
+
+
+def public_hit(hit: dict[str, Any], with_distance: bool) -> dict[str, Any]:
+    """A search hit as the API shows it: PUBLIC_HIT_FIELDS and, near a point, the distance in
+    whole hundreds of metres (no exact location can be recovered from several searches)."""
+    source = hit["_source"]
+    shown = {field: source[field] for field in PUBLIC_HIT_FIELDS if field in source}
+    if with_distance:
+        shown["distance_m"] = round(hit["sort"][-1], -2)
+    return shown
 
 
 def newest_published(cache: CacheReader) -> date | None:

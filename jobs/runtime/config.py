@@ -484,6 +484,7 @@ class ApiConf(_Section):
         300, ge=0, description="Cache-Control max-age of public analytics responses, in seconds.")
     stale_while_revalidate_s: int = Field(
         60, ge=0, description="How long a cache may serve a stale analytics response while it revalidates, in seconds.")
+    search_alias: str = Field("meters", description="The Elasticsearch alias of meters and sensors that /v1/search reads.")
     key_hashes: dict[str, list[str]] = Field(
         {}, description="SHA-256 (hex) of each API key -> the meter ids it may read, or ['*'] for all.")
 

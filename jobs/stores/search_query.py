@@ -76,6 +76,15 @@ def parse_type(text: str) -> str:
     return text
 
 
+#: facet name -> the keyword field counted (on the ``meters`` alias)
+FACETS = {"type": "meter_class", "feeder": "feeder_id", "region": "region", "tariff": "tariff"}
+
+
+def facet_aggregations(size: int = 20) -> dict[str, Any]:
+    """Terms aggregations counting the hits per FACETS field, the ``size`` largest of each."""
+    return {name: {"terms": {"field": field, "size": size}} for name, field in FACETS.items()}
+
+
 def search_query(request: SearchRequest) -> tuple[str, dict[str, Any]]:
     """The alias to search and the query: ``readings-daily`` with a date, else ``meters``."""
     daily = request.day is not None

@@ -24,10 +24,17 @@ from jobs.api.app import key_digest
 from jobs.runtime.config import PROJECT_ROOT, Settings
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import CacheEntry, CachePublisher
-from jobs.stores.clients import cassandra_session, open_redis
+from jobs.stores.clients import cassandra_session, elasticsearch_client, open_redis
+from schemas.search import index_template
 from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST
 
 PREFIX = "gridlake-api-test"
+SEARCH_ALIAS = "gridlake-api-test-meters"
+#: Meters around Tirana's centre (41.3275, 19.8187): (id, class, feeder, tariff, lat, lon, kWh)
+SEARCHED = [("MTR-A", "residential", "FDR-1", "flat", 41.3280, 19.8190, 12.3),
+            ("MTR-B", "residential", "FDR-1", "tou", 41.3290, 19.8200, 7.0),
+            ("MTR-C", "commercial", "FDR-2", "tou", 41.3300, 19.8150, 55.0),
+            ("MTR-D", "commercial", "FDR-2", "flat", 41.4000, 19.9000, 60.0)]
 DAY, NEXT_DAY = date(2024, 10, 26), date(2024, 10, 27)
 HOUSEHOLD_KEY, OPERATOR_KEY = "household-key-of-MTR-A", "operator-key"
 GRIDLAKE = str(Path(sys.executable).parent / "gridlake")
@@ -64,12 +71,32 @@ def publish(settings: Settings, client: redis.Redis, day: date, kwh_a: float) ->
     return version
 
 
+@pytest.fixture(scope="module")
+def search_index(services: Settings) -> Iterator[str]:
+    """A meters index of this module's own, with the meters template's mappings, behind SEARCH_ALIAS."""
+    es = elasticsearch_client(services)
+    index = f"{SEARCH_ALIAS}-1"
+    es.indices.delete(index=index, ignore_unavailable=True)
+    es.indices.create(index=index, mappings=index_template("meters")["template"]["mappings"],
+                      settings={"number_of_replicas": 0})
+    for meter_id, kind, feeder, tariff, lat, lon, kwh in SEARCHED:
+        es.index(index=index, id=meter_id, document={
+            "device_id": meter_id, "device_kind": "meter", "meter_class": kind, "feeder_id": feeder, "tariff": tariff,
+            "region": "Tirana", "location": {"lat": lat, "lon": lon}, "description": f"{meter_id} Rruga e Kavajes 12",
+            "latest": {"date": NEXT_DAY.isoformat(), "kwh_import": kwh}})
+    es.indices.refresh(index=index)
+    es.indices.put_alias(index=index, name=SEARCH_ALIAS)
+    yield SEARCH_ALIAS
+    es.indices.delete(index=index, ignore_unavailable=True)
+
+
 @contextmanager
 def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False) -> Iterator[str]:
     """`gridlake serve` with two workers on a free loopback port; stopped (by its pid) on exit."""
     port = free_port()
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_CACHE__CLUSTER": str(cluster).lower(),
+           "GRIDLAKE_API__SEARCH_ALIAS": SEARCH_ALIAS,
            "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(HOUSEHOLD_KEY): ["MTR-A"],
                                                    key_digest(OPERATOR_KEY): ["*"]})}
     if redis_url:
@@ -107,7 +134,7 @@ def api_settings(fresh_keyspace) -> Settings:  # noqa: ANN001 - the fixture's fa
 
 
 @pytest.fixture(scope="module", params=["single", "cluster"])
-def served(request: pytest.FixtureRequest, api_settings: Settings) -> Iterator[tuple[str, redis.Redis]]:
+def served(request: pytest.FixtureRequest, api_settings: Settings, search_index: str) -> Iterator[tuple[str, redis.Redis]]:
     """The API over the shared Redis (single server or Cluster), DAY and NEXT_DAY published."""
     cluster = request.param == "cluster"
     client = open_redis(api_settings.redis, cluster=cluster)
@@ -287,3 +314,38 @@ def test_a_green_button_feed_of_the_published_hours(served, tmp_path: Path) -> N
                      headers=bearer(HOUSEHOLD_KEY)).status_code == 400
     assert httpx.get(f"{base}/espi/1_1/resource/Batch/UsagePoint/MTR-B", params={"start": str(DAY), "end": str(DAY)},
                      headers=bearer(HOUSEHOLD_KEY)).status_code == 403
+
+
+def test_search_near_a_point_with_facets_and_no_location(served) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}/v1/search", params={"near": "41.3275,19.8187", "radius": "1km"})
+    assert response.status_code == 200 and response.headers["Cache-Control"].startswith("public")
+    found = response.json()
+    # Within 1 km: the three meters in the centre (MTR-D is about 10 km away), nearest first.
+    assert [hit["device_id"] for hit in found["hits"]] == ["MTR-A", "MTR-B", "MTR-C"]
+    assert found["total"] == 3
+    assert found["facets"] == {"type": {"residential": 2, "commercial": 1}, "feeder": {"FDR-1": 2, "FDR-2": 1},
+                               "region": {"Tirana": 3}, "tariff": {"tou": 2, "flat": 1}}
+    for hit in found["hits"]:
+        assert "location" not in hit and "description" not in hit and hit["distance_m"] % 100 == 0
+    assert "Kavajes" not in response.text and "41.32" not in response.text
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"type": "commercial"}, ["MTR-C", "MTR-D"]),
+    ({"kwh": "50..58"}, ["MTR-C"]),
+    ({"feeder": "FDR-1", "kwh": "..10"}, ["MTR-B"]),
+], ids=["by type", "by energy range", "by feeder and open range"])
+def test_search_filters(served, params: dict[str, str], expected: list[str]) -> None:
+    base, _ = served
+    found = httpx.get(f"{base}/v1/search", params=params).json()
+    assert sorted(hit["device_id"] for hit in found["hits"]) == expected
+
+
+@pytest.mark.parametrize("params", [{"near": "91,0"}, {"radius": "far"}, {"type": "castle"}, {"kwh": "9..1"}],
+                         ids=["latitude", "radius", "type", "range"])
+def test_a_bad_search_is_a_problem_naming_the_parameter(served, params: dict[str, str]) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}/v1/search", params=params)
+    assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["detail"].startswith(next(iter(params)))
