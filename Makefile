@@ -14,8 +14,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 GRIDLAKE := $(BIN)/gridlake
 # Debian packages: Redis server and CLI, Java 17, Maven (for the servers' and Spark's jars), wrk (the
-# serving API's load generator in make bench).
-APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven wrk
+# serving API's load generator in make bench), memcached (the API's optional hot-key tier).
+APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven wrk memcached
 
 .PHONY: help setup system-packages venv driver-classes services demo demo-real test bench down clean
 
@@ -54,7 +54,7 @@ driver-classes: venv
 	$(GRIDLAKE) spark-archive
 
 services: setup
-	$(GRIDLAKE) services up --redis-cluster
+	$(GRIDLAKE) services up --redis-cluster --memcached
 
 # The embedded local default: a synthetic grid around Tirana over the October DST change
 # (2,000 meters, 2 days) run through Airflow's grid_daily, the real SGSC households loaded

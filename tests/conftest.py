@@ -44,10 +44,10 @@ def spark(settings: Settings) -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def services(settings: Settings) -> Settings:
-    """Cassandra, Elasticsearch, Redis and the Redis Cluster, up and answering."""
+    """Cassandra, Elasticsearch, Redis, the Redis Cluster and memcached, up and answering."""
     from jobs.devstack import local_services, services_up
 
-    services_up(local_services(settings, redis_cluster=True), settings.services.start_timeout_s)
+    services_up(local_services(settings, redis_cluster=True, memcached=True), settings.services.start_timeout_s)
     return settings
 
 

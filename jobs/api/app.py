@@ -35,8 +35,18 @@ from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_read import CacheRead, CacheReader
 from jobs.stores.cache_versions import version_day
 from jobs.stores.clients import cache_client, cassandra_session, elasticsearch_client
-from jobs.stores.search_query import (FACETS, SearchInputError, SearchRequest, facet_aggregations, parse_near,
-                                     parse_radius, parse_range, parse_type, search_query)
+from jobs.stores.hot_keys import HotKeys
+from jobs.stores.search_query import (
+    FACETS,
+    SearchInputError,
+    SearchRequest,
+    facet_aggregations,
+    parse_near,
+    parse_radius,
+    parse_range,
+    parse_type,
+    search_query,
+)
 from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, pointer_key
 
 PROBLEM = "application/problem+json"
@@ -80,14 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with cassandra_session(settings, timeout_s=10) as session:
             client = cache_client(settings)
+            hot = HotKeys(settings.api.memcached, settings.api.memcached_ttl_s) if settings.api.memcached else None
             app.state.reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
-                                           ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
+                                           ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix,
+                                           hot=hot)
             app.state.cassandra = session
             app.state.es = elasticsearch_client(settings)
             try:
                 yield
             finally:
                 client.close()
+                if hot is not None:
+                    hot.close()
 
     app = FastAPI(title="gridlake serving API", version="1",
                   description="The figures gridlake publishes: meters' days and hours, feeders', substations' "

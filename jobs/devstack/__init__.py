@@ -1,4 +1,4 @@
-"""Real local servers for development and tests: Cassandra, Elasticsearch, Redis.
+"""Real local servers for development and tests: Cassandra, Elasticsearch, Redis, memcached.
 
 `gridlake services up|down|status` and the test session both go through here, so the
 tests run against exactly what a user starts.
@@ -11,6 +11,7 @@ import time
 from jobs.devstack.base import LocalService, ServiceStatus
 from jobs.devstack.cassandra_server import CassandraServer
 from jobs.devstack.elasticsearch_server import ElasticsearchServer
+from jobs.devstack.memcached_server import MemcachedServer
 from jobs.devstack.process import ServiceError
 from jobs.devstack.redis_server import RedisCluster, RedisServer
 from jobs.runtime.config import Settings
@@ -18,11 +19,13 @@ from jobs.runtime.config import Settings
 __all__ = ["ServiceError", "ServiceStatus", "local_services", "services_up", "services_down", "services_status"]
 
 
-def local_services(settings: Settings, redis_cluster: bool = False) -> list[LocalService]:
-    """The services gridlake runs locally, the Redis Cluster only when asked for."""
+def local_services(settings: Settings, redis_cluster: bool = False, memcached: bool = False) -> list[LocalService]:
+    """The services gridlake runs locally, the Redis Cluster and memcached only when asked for."""
     services: list[LocalService] = [CassandraServer(settings), ElasticsearchServer(settings), RedisServer(settings)]
     if redis_cluster:
         services.append(RedisCluster(settings))
+    if memcached:
+        services.append(MemcachedServer(settings))
     return services
 
 

@@ -26,7 +26,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from jobs.ingest.sources import source_named
 from jobs.ingest.sources.common import BadInputError, Clock, ParsedFile, Source
-from jobs.runtime.config import PROJECT_ROOT, Settings
+from jobs.runtime.config import Settings
 from jobs.stores.cassandra_writer import write_readings
 from jobs.stores.clients import cassandra_session
 from schemas.cassandra import LOAD_REJECTS, METER_DAYS, METER_READINGS, METERS, Table

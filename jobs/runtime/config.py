@@ -265,6 +265,11 @@ class LocalRedisConf(_Section):
         "256mb", description="maxmemory of each local Redis server, in Redis's notation (256mb, 1gb).")
 
 
+class LocalMemcachedConf(_Section):
+    port: int = Field(11211, ge=1, le=65535, description="Port of the local memcached (`services up --memcached`).")
+    memory_mb: int = Field(64, ge=8, description="Memory of the local memcached, in MiB.")
+
+
 class ServicesConf(_Section):
     """In production leave them alone and point the client sections (cassandra, elasticsearch,
     redis) at the real clusters."""
@@ -275,6 +280,7 @@ class ServicesConf(_Section):
     elasticsearch: LocalElasticsearchConf = Field(
         LocalElasticsearchConf(), description="The local Elasticsearch cluster.")
     redis: LocalRedisConf = Field(LocalRedisConf(), description="The local Redis servers.")
+    memcached: LocalMemcachedConf = Field(LocalMemcachedConf(), description="The local memcached.")
 
 
 class VeeConf(_Section):
@@ -484,6 +490,10 @@ class ApiConf(_Section):
         300, ge=0, description="Cache-Control max-age of public analytics responses, in seconds.")
     stale_while_revalidate_s: int = Field(
         60, ge=0, description="How long a cache may serve a stale analytics response while it revalidates, in seconds.")
+    memcached: str | None = Field(
+        None, pattern=r"^[^:]+:\d+$",
+        description="host:port of a memcached used as the first tier for hot keys; none: Redis only.")
+    memcached_ttl_s: int = Field(300, ge=1, description="Lifetime of an entry in memcached, in seconds.")
     search_alias: str = Field("meters", description="The Elasticsearch alias of meters and sensors that /v1/search reads.")
     key_hashes: dict[str, list[str]] = Field(
         {}, description="SHA-256 (hex) of each API key -> the meter ids it may read, or ['*'] for all.")

@@ -21,6 +21,7 @@ import redis
 
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import RedisClient
+from jobs.stores.hot_keys import HotKeys
 from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, day_pointer_key, pointer_key
 
 
@@ -40,7 +41,7 @@ class CacheRead:
     it was read through, None when only the durable copy in Cassandra could answer."""
 
     value: dict[str, Any]
-    source: Literal["redis", "cassandra"]
+    source: Literal["memcached", "redis", "cassandra"]
     version: str | None
 
 
@@ -48,8 +49,9 @@ class CacheReader:
     """Reads cache entries as the API serves them."""
 
     def __init__(self, client: RedisClient, durable: DurableCopies, ttl_s: int, prefix: str = PREFIX,
-                 refill_wait_ms: int = 2000) -> None:
+                 refill_wait_ms: int = 2000, hot: HotKeys | None = None) -> None:
         self.client = client
+        self.hot = hot
         self.durable = durable
         self.ttl_s = ttl_s
         self.prefix = prefix
@@ -108,14 +110,20 @@ class CacheReader:
 
     def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
         """Like ``get``, saying which store answered: Redis through the live version, or the
-        durable copy when the version is not in Redis, the key is gone for good, or Redis fails."""
+        durable copy when the version is not in Redis, the key is gone for good, or Redis fails;
+        with a ``hot`` tier, memcached first, under the same versioned key."""
         dated = "date" in family.item_parts
         try:
             version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated
                                       else pointer_key(self.prefix))
             if version is not None:
-                found = self._from_redis(family, family.key(version.decode(), self.prefix, **parts))
+                key = family.key(version.decode(), self.prefix, **parts)
+                if self.hot is not None and (found := self.hot.get(key)) is not None:
+                    return CacheRead(found, "memcached", version.decode())
+                found = self._from_redis(family, key)
                 if found is not None:
+                    if self.hot is not None:
+                        self.hot.put(key, found)
                     return CacheRead(found, "redis", version.decode())
                 found = self.get(family, **parts)  # the refill path: one caller reads Cassandra
                 return CacheRead(found, "cassandra", version.decode()) if found is not None else None

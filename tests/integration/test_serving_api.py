@@ -91,7 +91,8 @@ def search_index(services: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False) -> Iterator[str]:
+def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False,
+               memcached: str | None = None) -> Iterator[str]:
     """`gridlake serve` with two workers on a free loopback port; stopped (by its pid) on exit."""
     port = free_port()
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
@@ -101,6 +102,8 @@ def api_server(settings: Settings, redis_url: str | None = None, cluster: bool =
                                                    key_digest(OPERATOR_KEY): ["*"]})}
     if redis_url:
         env["GRIDLAKE_REDIS__URL"] = redis_url
+    if memcached:
+        env["GRIDLAKE_API__MEMCACHED"] = memcached
     server = subprocess.Popen([GRIDLAKE, "serve", "--env", "test", "--port", str(port), "--workers", "2"],
                               env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -349,3 +352,25 @@ def test_a_bad_search_is_a_problem_naming_the_parameter(served, params: dict[str
     response = httpx.get(f"{base}/v1/search", params=params)
     assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["detail"].startswith(next(iter(params)))
+
+
+def test_memcached_serves_hot_keys_and_a_flip_is_never_served_old(api_settings: Settings) -> None:
+    """The hot-key tier over the shared Redis: the second read of a key comes from memcached;
+    after a flip the next read asks for the new version's key."""
+    client = open_redis(api_settings.redis)
+    hot_day = date(2024, 10, 21)
+    publish(api_settings, client, hot_day, kwh_a=1.0)
+    memcached = f"127.0.0.1:{api_settings.services.memcached.port}"
+    try:
+        with api_server(api_settings, memcached=memcached) as base:
+            url = f"{base}/v1/areas/feeder/FDR-1/days/{hot_day}"
+            first, second = httpx.get(url), httpx.get(url)
+            assert (first.headers["X-Served-From"], second.headers["X-Served-From"]) == ("redis", "memcached")
+            assert first.json()["figures"] == second.json()["figures"] == {"kwh_import": "8.000", "meter_count": "2"}
+            flipped = publish(api_settings, client, hot_day, kwh_a=2.0)
+            after = httpx.get(url).json()
+            assert (after["version"], after["figures"]["kwh_import"]) == (flipped, "9.000")
+    finally:  # only this day's keys: the module's other tests share the prefix
+        for key in [*client.scan_iter(match=f"{PREFIX}:v{hot_day:%Y%m%d}*"), f"{PREFIX}:live:{hot_day}"]:
+            client.delete(key)
+        client.close()
