@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from pymemcache.client.base import Client
-from pymemcache.exceptions import MemcacheError
-
 from jobs.devstack.base import ServiceStatus
 from jobs.devstack.process import ManagedProcess, ServiceError, ensure_port_free_for, wait_until
 from jobs.runtime.config import Settings
+from jobs.stores.hot_keys import server_stats
 
 HOST = "127.0.0.1"
 
@@ -36,11 +34,7 @@ class MemcachedServer:
                                       marker=" ".join(self.argv_tail))
 
     def _version(self) -> str:
-        client = Client((HOST, self.port), connect_timeout=1, timeout=1)
-        try:
-            return client.version().decode()
-        finally:
-            client.close()
+        return server_stats(f"{HOST}:{self.port}")["version"]
 
     def launch(self) -> None:
         if self.process.pid() is not None:
@@ -59,7 +53,7 @@ class MemcachedServer:
         pid = self.process.pid()
         try:
             version = self._version()
-        except (MemcacheError, OSError) as exc:
+        except (OSError, TimeoutError) as exc:
             return ServiceStatus(self.name, False, address, detail=str(exc), pid=pid, log=str(self.process.log_file))
         return ServiceStatus(self.name, pid is not None, address, version=version,
                              detail="" if pid is not None else "not started by gridlake", pid=pid,

@@ -490,6 +490,8 @@ class ApiConf(_Section):
         300, ge=0, description="Cache-Control max-age of public analytics responses, in seconds.")
     stale_while_revalidate_s: int = Field(
         60, ge=0, description="How long a cache may serve a stale analytics response while it revalidates, in seconds.")
+    pointer_ttl_ms: int = Field(
+        100, ge=0, description="How long a worker keeps a data version pointer it read: a flip is served that much later.")
     memcached: str | None = Field(
         None, pattern=r"^[^:]+:\d+$",
         description="host:port of a memcached used as the first tier for hot keys; none: Redis only.")

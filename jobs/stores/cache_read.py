@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis
+import redis.asyncio
 
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import RedisClient
@@ -49,9 +50,8 @@ class CacheReader:
     """Reads cache entries as the API serves them."""
 
     def __init__(self, client: RedisClient, durable: DurableCopies, ttl_s: int, prefix: str = PREFIX,
-                 refill_wait_ms: int = 2000, hot: HotKeys | None = None) -> None:
+                 refill_wait_ms: int = 2000) -> None:
         self.client = client
-        self.hot = hot
         self.durable = durable
         self.ttl_s = ttl_s
         self.prefix = prefix
@@ -110,28 +110,93 @@ class CacheReader:
 
     def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
         """Like ``get``, saying which store answered: Redis through the live version, or the
-        durable copy when the version is not in Redis, the key is gone for good, or Redis fails;
-        with a ``hot`` tier, memcached first, under the same versioned key."""
+        durable copy when the version is not in Redis, the key is gone for good, or Redis fails."""
         dated = "date" in family.item_parts
         try:
             version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated
                                       else pointer_key(self.prefix))
             if version is not None:
-                key = family.key(version.decode(), self.prefix, **parts)
-                if self.hot is not None and (found := self.hot.get(key)) is not None:
-                    return CacheRead(found, "memcached", version.decode())
-                found = self._from_redis(family, key)
+                found = self._from_redis(family, family.key(version.decode(), self.prefix, **parts))
                 if found is not None:
-                    if self.hot is not None:
-                        self.hot.put(key, found)
                     return CacheRead(found, "redis", version.decode())
                 found = self.get(family, **parts)  # the refill path: one caller reads Cassandra
                 return CacheRead(found, "cassandra", version.decode()) if found is not None else None
         except redis.RedisError:
             pass
+        return self.read_durable(family, **parts)
+
+    def read_durable(self, family: KeyFamily, **parts: str) -> CacheRead | None:
+        """The entry's durable copy in Cassandra, without asking Redis (which is failing)."""
         stored = self.durable.read(family, parts)
         return CacheRead(_normalised(family, stored), "cassandra", None) if stored else None
 
     def get_meter_daily(self, meter_id: str, day: str) -> dict[str, Any] | None:
         """What meter ``meter_id`` did on local day ``day`` (YYYY-MM-DD)."""
         return self.get(METER_DAILY, meter_id=meter_id, date=day)
+
+
+class RedisDown(RuntimeError):
+    """Redis failed on the fast path (or did within ``LiveReader.down_for_s``): answer from the
+    durable copies without waiting for Redis's connection retries again."""
+
+
+class LiveReader:
+    """The API's fast path on its event loop: an entry through its live version, from memcached
+    (with a ``hot`` tier) or Redis, without blocking a thread. It neither refills nor falls back:
+    None (not published, a miss) sends the request to ``CacheReader.read``.
+
+    The pointers it reads are kept ``pointer_ttl_s`` in the process: a flip is seen that much
+    later, and every response still holds one version's figures whole (the version replaced
+    stays readable for ``cache.grace_s``). It halves the round trips to Redis per request.
+
+    A Redis failure raises RedisDown, and so does every read for ``down_for_s`` after it: each
+    failed attempt costs the client's connection retries (seconds), which one request pays,
+    not all of them."""
+
+    def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster, prefix: str = PREFIX,
+                 hot: HotKeys | None = None, pointer_ttl_s: float = 0.1, down_for_s: float = 1.0) -> None:
+        self.client = client
+        self.down_for_s = down_for_s
+        self._down_until = 0.0
+        self.prefix = prefix
+        self.hot = hot
+        self.pointer_ttl_s = pointer_ttl_s
+        self._pointers: dict[str, tuple[float, bytes | None]] = {}
+
+    async def _version(self, pointer: str) -> bytes | None:
+        now = time.monotonic()
+        kept = self._pointers.get(pointer)
+        if kept is not None and now - kept[0] < self.pointer_ttl_s:
+            return kept[1]
+        version = await self.client.get(pointer)
+        if len(self._pointers) > 10_000:  # one per day asked for; bounded against odd requests
+            self._pointers.clear()
+        self._pointers[pointer] = (now, version)
+        return version
+
+    async def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
+        """The entry through the live version, or None when it is not there; RedisDown when Redis fails."""
+        if time.monotonic() < self._down_until:
+            raise RedisDown("Redis failed moments ago")
+        dated = "date" in family.item_parts
+        try:
+            version = await self._version(day_pointer_key(parts["date"], self.prefix) if dated
+                                          else pointer_key(self.prefix))
+            if version is None:
+                return None
+            key = family.key(version.decode(), self.prefix, **parts)
+            if self.hot is not None and (found := await self.hot.get(key)) is not None:
+                return CacheRead(found, "memcached", version.decode())
+            if family.redis_type == "zset":
+                value = dict(await self.client.zrange(key, 0, -1, withscores=True))
+            else:
+                value = await self.client.hgetall(key)
+        except redis.RedisError as exc:
+            self._down_until = time.monotonic() + self.down_for_s
+            raise RedisDown(f"{type(exc).__name__}: {exc}") from exc
+        if not value:
+            return None
+        found = _normalised(family, value)
+        if self.hot is not None:
+            await self.hot.put(key, found)
+        return CacheRead(found, "redis", version.decode())

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+import redis.asyncio
 from cassandra import ProtocolVersion
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
@@ -116,6 +117,18 @@ def open_redis(conf: RedisConf, cluster: bool = False) -> redis.Redis | redis.Re
     except (redis.RedisError, OSError) as exc:
         raise RedisUnavailable(_describe_failure(conf, where, exc)) from None
     return client
+
+
+def open_async_redis(conf: RedisConf, cluster: bool = False) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
+    """An asyncio client of the configured single server or Redis Cluster, with the same options
+    as ``open_redis``; it connects on first use."""
+    options = redis_options(conf)
+    if cluster:
+        nodes = [redis.asyncio.cluster.ClusterNode(host, int(port))
+                 for host, _, port in (node.rpartition(":") for node in conf.cluster_nodes)]
+        return redis.asyncio.RedisCluster(startup_nodes=nodes, **options)
+    host, port, database = conf.server
+    return redis.asyncio.Redis(host=host, port=port, db=database, **options)
 
 
 def redis_client(settings: Settings) -> redis.Redis:

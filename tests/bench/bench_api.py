@@ -1,8 +1,10 @@
 """Serving API benchmark: a meter's day for random meters of a 10,000-meter set, through
-`gridlake serve` (Redis behind it), beside the same server stack answering a constant payload
-of the same size (its ceiling), both loaded by wrk from Debian in the same run, alternating.
+`gridlake serve` with Redis behind it, and with memcached in front of Redis, beside the same
+server stack answering a constant payload of the same size (its ceiling), all loaded by wrk
+from Debian in the same run, alternating. Then a Green Button feed of one meter and one month.
 
-Prints requests/s, p50 and p99 latency of each round, and the ratio ours / ceiling (medians).
+Prints requests/s, p50 and p99 latency of each round, memcached's hit rate, the ratio
+ours / ceiling (medians), and the feed's build time (median of 20 requests).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,17 +28,20 @@ from jobs.runtime.config import PROJECT_ROOT, load_settings
 from jobs.stores.cache_versions import CacheEntry, CachePublisher
 from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import cassandra_session, open_redis
-from schemas.cache_keys import METER_DAILY
+from jobs.stores.hot_keys import server_stats
+from schemas.cache_keys import METER_DAILY, METER_HOURLY
 
 METERS = 10_000
 DAY = date(2024, 5, 6)
 PREFIX = "gridlake-bench-api"
 KEYSPACE = "bench_api"
+FEED_START = date(2024, 4, 1)
+FEED_DAYS = 30
 KEY = "bench-operator-key"
 WORKERS = 2
 CONNECTIONS = 32
 SECONDS = 12
-ROUNDS = 3
+ROUNDS = int(os.environ.get("GRIDLAKE_BENCH_ROUNDS", "3"))
 #: The figures of a meter's day as the publish writes them (jobs/transforms/cache_entries.py METER_FIGURES).
 FIGURES = {"kwh_import": "12.345", "kwh_export": "0.000", "peak_kw": "2.512", "peak_at": "2024-05-06T18:15:00",
            "load_factor": "0.205", "voltage_min_v": "221.4", "voltage_mean_v": "229.8", "voltage_max_v": "236.1",
@@ -44,8 +49,8 @@ FIGURES = {"kwh_import": "12.345", "kwh_export": "0.000", "peak_kw": "2.512", "p
 LUA = """
 math.randomseed(os.time())
 request = function()
-  local path = string.format("/v1/meters/MTR-%07d/days/2024-05-06", math.random(1, %d))
-  return wrk.format("GET", path, {["Authorization"] = "Bearer %s"})
+  local path = string.format("/v1/meters/MTR-%07d/days/2024-05-06", math.random(1, METERS))
+  return wrk.format("GET", path, {["Authorization"] = "Bearer KEY"})
 end
 """
 
@@ -97,12 +102,31 @@ def main() -> None:
 
     env = {**os.environ, "GRIDLAKE_ENV": "local", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(KEY): ["*"]})}
-    ours_port, ceiling_port = free_port(), free_port()
-    ours = subprocess.Popen([str(Path(sys.executable).parent / "gridlake"), "serve", "--port", str(ours_port),
-                             "--workers", str(WORKERS)], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    hourly = [CacheEntry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": (FEED_START + timedelta(days=n)).isoformat()},
+                         {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for n in range(FEED_DAYS)]
+    for entry in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
+        CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(entry.parts["date"]),
+                                                                             [entry])
+    ours_port, cached_port, ceiling_port = free_port(), free_port(), free_port()
+    gridlake = str(Path(sys.executable).parent / "gridlake")
+    ours = subprocess.Popen([gridlake, "serve", "--port", str(ours_port), "--workers", str(WORKERS)], env=env,
+                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    memcached = f"127.0.0.1:{settings.services.memcached.port}"
+    cached = subprocess.Popen([gridlake, "serve", "--port", str(cached_port), "--workers", str(WORKERS)],
+                              env={**env, "GRIDLAKE_API__MEMCACHED": memcached}, cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, text=True)
     sample = None
     try:
         wait_for(f"http://127.0.0.1:{ours_port}/healthz", ours)
+        wait_for(f"http://127.0.0.1:{cached_port}/healthz", cached)
+        feed_times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            feed = httpx.get(f"http://127.0.0.1:{ours_port}/espi/1_1/resource/Batch/UsagePoint/MTR-0000001",
+                             params={"start": str(FEED_START), "end": str(FEED_START + timedelta(days=FEED_DAYS - 1))},
+                             headers={"Authorization": f"Bearer {KEY}"})
+            feed_times.append((time.perf_counter() - started) * 1000)
+            assert feed.status_code == 200 and feed.content.count(b"<espi:IntervalReading>") == 24 * FEED_DAYS
         sample = httpx.get(f"http://127.0.0.1:{ours_port}/v1/meters/MTR-0000001/days/{DAY}",
                            headers={"Authorization": f"Bearer {KEY}"}).content
         ceiling = subprocess.Popen(
@@ -113,10 +137,11 @@ def main() -> None:
         try:
             wait_for(f"http://127.0.0.1:{ceiling_port}/v1/meters/x/days/y", ceiling)
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-                script.write(LUA % (METERS, KEY))
-            results = {"ours": [], "ceiling": []}
+                script.write(LUA.replace("METERS", str(METERS)).replace("KEY", KEY))
+            results = {"ours": [], "memcached": [], "ceiling": []}
+            stats = memcached_stats(memcached)
             for round_ in range(1, ROUNDS + 1):
-                for name, port in (("ours", ours_port), ("ceiling", ceiling_port)):
+                for name, port in (("ours", ours_port), ("memcached", cached_port), ("ceiling", ceiling_port)):
                     rate, p50, p99 = wrk(port, Path(script.name))
                     results[name].append((rate, p50, p99))
                     print(f"round {round_} {name:8s} {rate:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
@@ -124,16 +149,27 @@ def main() -> None:
         finally:
             ceiling.terminate()
             ceiling.wait(timeout=15)
+            after = memcached_stats(memcached)
     finally:
-        ours.terminate()
-        ours.wait(timeout=15)
+        for server in (ours, cached):
+            server.terminate()
+            server.wait(timeout=15)
         for key in client.scan_iter(match=f"{PREFIX}:*", count=5000):
             client.delete(key)
     rate = {name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()}
     p99 = {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()}
+    hits, misses = (after[k] - stats[k] for k in ("get_hits", "get_misses"))
     print(f"api meter day: {rate['ours']:,.0f} req/s (p99 {p99['ours']:.1f} ms, payload {len(sample)} B); "
-          f"constant payload on the same stack: {rate['ceiling']:,.0f} req/s (p99 {p99['ceiling']:.1f} ms); "
-          f"ratio {rate['ours'] / rate['ceiling']:.2f} (target 0.5; 3,000 req/s)", flush=True)
+          f"with memcached: {rate['memcached']:,.0f} req/s (p99 {p99['memcached']:.1f} ms, hit rate "
+          f"{hits / max(1, hits + misses):.2f}); constant payload on the same stack: {rate['ceiling']:,.0f} req/s "
+          f"(p99 {p99['ceiling']:.1f} ms); ratio {rate['ours'] / rate['ceiling']:.2f}, with memcached "
+          f"{rate['memcached'] / rate['ceiling']:.2f} (target 0.5; 3,000 req/s)", flush=True)
+    print(f"green button feed, one meter, {FEED_DAYS} days: median {statistics.median(feed_times):.1f} ms over HTTP "
+          f"(target 100 ms)", flush=True)
+
+
+def memcached_stats(server: str) -> dict[str, int]:
+    return {key: int(value) for key, value in server_stats(server).items() if key in ("get_hits", "get_misses")}
 
 
 if __name__ == "__main__":

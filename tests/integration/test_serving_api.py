@@ -219,35 +219,36 @@ def test_a_missing_key_is_served_from_cassandra_and_put_back(served) -> None:
 
 def test_a_flip_is_seen_whole_by_a_polling_client(served, api_settings: Settings) -> None:
     """Every response pairs the figures with the version that holds them: no mix of two publishes.
+    Once the workers' pointers have aged (api.pointer_ttl_ms), only the new version is served.
     A day of its own, so that the other tests' figures stay as published."""
     base, client = served
     flip_day = date(2024, 10, 20)
     publish(api_settings, client, flip_day, kwh_a=1.0)
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[float, str, str]] = []
     stop = threading.Event()
 
     def poll() -> None:
         with httpx.Client() as http:
             while not stop.is_set():
+                asked = time.monotonic()
                 body = http.get(f"{base}/v1/areas/feeder/FDR-1/days/{flip_day}").json()
-                seen.append((body["version"], body["figures"]["kwh_import"]))
+                seen.append((asked, body["version"], body["figures"]["kwh_import"]))
 
     poller = threading.Thread(target=poll)
     poller.start()
     try:
         time.sleep(0.3)
         flipped = publish(api_settings, client, flip_day, kwh_a=30.0)
-        time.sleep(0.3)
+        flipped_at = time.monotonic()
+        time.sleep(0.6)
     finally:
         stop.set()
         poller.join()
-    versions = {version: {kwh for v, kwh in seen if v == version} for version, _ in seen}
-    assert flipped in versions and len(versions) >= 2, "the poller saw the old and the new version"
-    assert versions[flipped] == {"37.000"} and {kwh for _, kwh in seen} == {"8.000", "37.000"}
-    assert all(len(figures) == 1 for figures in versions.values()), versions
-    assert seen.index(next(s for s in seen if s[0] == flipped)) > 0
-    assert all(v == flipped for v, _ in seen[seen.index(next(s for s in seen if s[0] == flipped)):]), \
-        "once flipped, never back"
+    figures_of = {version: {kwh for _, v, kwh in seen if v == version} for _, version, _ in seen}
+    assert flipped in figures_of and len(figures_of) == 2, "the poller saw the old and the new version"
+    assert figures_of[flipped] == {"37.000"} and {kwh for _, _, kwh in seen} == {"8.000", "37.000"}
+    settled = flipped_at + api_settings.api.pointer_ttl_ms / 1000 + 0.05
+    assert all(version == flipped for asked, version, _ in seen if asked > settled), "after the flip, only the new"
 
 
 def test_health_and_readiness(served) -> None:
