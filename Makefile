@@ -76,6 +76,9 @@ demo: services
 	$(GRIDLAKE) runs --date $(DEMO_START) --end $(DEMO_END)
 	$(GRIDLAKE) search --near 41.3275,19.8187 --radius 1km --type commercial --limit 5
 	$(GRIDLAKE) cache get --meter MTR-0000001 --date $(DEMO_END)
+	$(GRIDLAKE) services up --api
+	$(GRIDLAKE) try-api --meter MTR-0000001 --date $(DEMO_END)
+	@echo "the API:     http://127.0.0.1:8080/docs (key gridlake-demo-key; make down stops it)"
 	@echo "run reports: .gridlake/lake/_reports/<date>.html"
 	@echo "notebooks:   notebooks/explore_grid.ipynb, notebooks/backfill_check.ipynb (see notebooks/README.md)"
 	@echo "real data:   make demo-real backfills $(SGSC_START)..$(SGSC_END) of the SGSC households (about 2.5 min)"

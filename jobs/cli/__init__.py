@@ -20,6 +20,7 @@ app.command("spark-archive")(spark.spark_archive_command)
 app.command("backfill")(runs.backfill_command)
 app.command("search")(search.search_command)
 app.command("serve")(api.serve_command)
+app.command("try-api")(api.try_api_command)
 
 # `run smoke` is the stack check; it sits after the stages under `gridlake run`.
 runs.run_app.command("smoke")(check.run_smoke_command)

@@ -1,4 +1,5 @@
-"""`gridlake serve`: the serving API on uvicorn, configured from conf like every command."""
+"""`gridlake serve` (the serving API on uvicorn, configured from conf like every command) and
+`gridlake try-api` (three of its URLs, fetched once)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import EnvOption, console, settings_for
+from jobs.cli.common import EnvOption, console, fail, settings_for
 
 
 def serve_command(env: EnvOption = None,
@@ -24,3 +25,38 @@ def serve_command(env: EnvOption = None,
     console.print(f"serving on http://{settings.api.host}:{port}/v1/ (OpenAPI: /docs)", soft_wrap=True)
     uvicorn.run("jobs.api.app:create_app", factory=True, host=settings.api.host, port=port,
                 workers=workers or settings.api.workers, log_level="warning", access_log=False)
+
+
+def try_api_command(meter: Annotated[str, typer.Option(help="A meter id to read.")],
+                    date_: Annotated[str, typer.Option("--date", help="A published local day, YYYY-MM-DD.")],
+                    key: Annotated[str, typer.Option(help="An API key allowed to read the meter.")] = "gridlake-demo-key",
+                    near: Annotated[str, typer.Option(help="LAT,LON of the search.")] = "41.3275,19.8187",
+                    env: EnvOption = None) -> None:
+    """Print three URLs of the running API (a meter's day, a search with facets, a Green Button
+    feed) and fetch each once: what a user of `gridlake serve` can open."""
+    import urllib.error
+    import urllib.request
+
+    settings = settings_for(env)
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    month_start = date_[:8] + "01"
+    tour = [("a meter's day", f"{base}/v1/meters/{meter}/days/{date_}", True),
+            ("a search with facets", f"{base}/v1/search?near={near}&radius=1km&limit=3", False),
+            ("a Green Button feed", f"{base}/espi/1_1/resource/Batch/UsagePoint/{meter}?start={month_start}&end={date_}",
+             True)]
+    failed = False
+    for what, url, personal in tour:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if personal else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body, status = response.read(), response.status
+                served = response.headers.get("X-Served-From", "-")
+        except urllib.error.HTTPError as error:
+            body, status, served, failed = error.read(), error.code, "-", True
+        except OSError as error:
+            fail(f"{url}: {error} (is the API running? `gridlake services up --api`)")
+        header = ' -H "Authorization: Bearer ' + key + '"' if personal else ""
+        console.print(f"{what}: curl{header} '{url}'", soft_wrap=True, highlight=False)
+        console.print(f"  -> {status}, {len(body):,} bytes, served from {served}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
