@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,6 +54,7 @@ from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, MET
 
 PROBLEM = "application/problem+json"
 PRIVATE = "private, no-store"
+STATIC = "public, max-age=31536000, immutable"
 #: The longest date range of one Green Button feed (a year and a day covers a leap year).
 MAX_FEED_DAYS = 367
 #: Levels whose top consumers are published (schemas/cache_keys.py AREA_TOP_CONSUMERS).
@@ -115,7 +117,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="gridlake serving API", version="1",
                   description="The figures gridlake publishes: meters' days and hours, feeders', substations' "
-                              "and regions' days, top consumers, and Green Button (ESPI) feeds.", lifespan=lifespan)
+                              "and regions' days, top consumers, and Green Button (ESPI) feeds.", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
+
+    # The schema and its pages change only with the code: cached a year by any cache, as the
+    # product's rules say for static documents.
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_schema() -> Response:
+        return Response(orjson.dumps(app.openapi()), media_type="application/json", headers={"Cache-Control": STATIC})
+
+    @app.get("/docs", include_in_schema=False)
+    async def openapi_pages() -> Response:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+        return Response(page.body, media_type="text/html", headers={"Cache-Control": STATIC})
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, problem: Problem) -> Response:

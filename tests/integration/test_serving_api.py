@@ -263,7 +263,10 @@ def test_health_and_readiness(served) -> None:
 
 def test_the_openapi_schema_documents_every_resource(served) -> None:
     base, _ = served
-    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    schema = httpx.get(f"{base}/openapi.json")
+    assert schema.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert httpx.get(f"{base}/docs").headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    paths = schema.json()["paths"]
     assert {"/v1/meters/{meter_id}/days/{day}", "/v1/meters/{meter_id}/days/{day}/hours",
             "/v1/meters/{meter_id}/latest", "/v1/areas/{level}/{area_id}/days/{day}",
             "/v1/areas/{level}/{area_id}/days/{day}/top-consumers", "/healthz", "/readyz",
