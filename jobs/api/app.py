@@ -57,8 +57,6 @@ PRIVATE = "private, no-store"
 STATIC = "public, max-age=31536000, immutable"
 #: The longest date range of one Green Button feed (a year and a day covers a leap year).
 MAX_FEED_DAYS = 367
-#: Levels whose top consumers are published (schemas/cache_keys.py AREA_TOP_CONSUMERS).
-TOP_CONSUMER_LEVELS = ("feeder", "region")
 
 #: The answers of a household's resources besides 200, for the OpenAPI schema.
 PERSONAL = {401: {"description": "No bearer token, or not a known API key (problem details)."},
@@ -66,8 +64,11 @@ PERSONAL = {401: {"description": "No bearer token, or not a known API key (probl
             404: {"description": "Nothing published for it (problem details)."}}
 
 AreaLevel = Literal["feeder", "substation", "region"]
+#: The levels whose top consumers are published (transforms/cache_entries.py TOP_CONSUMER_AREAS).
+TopConsumerLevel = Literal["feeder", "region"]
 MeterId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The meter's pseudonymous id.")]
-AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The feeder's, substation's or region's id.")]
+AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                             description="The feeder's, substation's or region's id.")]
 Day = Annotated[date, Path(description="The local day, YYYY-MM-DD.")]
 
 
@@ -215,7 +216,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), "kwh_import": read.value},
                        public=False)
 
-    @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], responses=PERSONAL, summary="A meter's latest published day")
+    @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], responses=PERSONAL,
+             summary="A meter's latest published day")
     async def meter_latest(request: Request, meter_id: MeterId) -> Response:
         may_read(await allowed_meters(request), meter_id)
         read = await lookup(request, METER_LATEST, meter_id=meter_id)
@@ -236,7 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/areas/{level}/{area_id}/days/{day}/top-consumers", tags=["areas"],
              summary="A feeder's or region's meters by kWh imported that day, largest first")
-    async def top_consumers(request: Request, level: Literal["feeder", "region"], area_id: AreaId, day: Day) -> Response:
+    async def top_consumers(request: Request, level: TopConsumerLevel, area_id: AreaId, day: Day) -> Response:
         read = await lookup(request, AREA_TOP_CONSUMERS, level=level, area_id=area_id, date=day.isoformat())
         if read is None:
             raise await missing(request, f"top consumers for {level} {area_id}", day)

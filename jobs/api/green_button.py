@@ -109,7 +109,8 @@ def usage_feed(meter_id: str, hours_by_day: Sequence[tuple[date, dict[str, str]]
 
     total_wh = 0
     for number, (day, hours) in enumerate(hours_by_day, start=1):
-        readings = sorted((local_hour_start(day, label, zone), int(Decimal(kwh) * 1000)) for label, kwh in hours.items())
+        readings = sorted((local_hour_start(day, label, zone), int(Decimal(kwh) * 1000))
+                          for label, kwh in hours.items())
         block = _entry(feed, f"{day.isoformat()}", f"{blocks}/{number}", blocks, [], stamp, "IntervalBlock")
         midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
         next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)

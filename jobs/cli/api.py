@@ -10,6 +10,9 @@ import typer
 
 from jobs.cli.common import EnvOption, console, fail, settings_for
 
+#: The key conf/local.yaml lets read every meter, for the demo (only its SHA-256 is there).
+DEMO_KEY = "gridlake-demo-key"
+
 
 def serve_command(env: EnvOption = None,
                   port: Annotated[int | None, typer.Option(help="Port (default: api.port).")] = None,
@@ -29,7 +32,7 @@ def serve_command(env: EnvOption = None,
 
 def try_api_command(meter: Annotated[str, typer.Option(help="A meter id to read.")],
                     date_: Annotated[str, typer.Option("--date", help="A published local day, YYYY-MM-DD.")],
-                    key: Annotated[str, typer.Option(help="An API key allowed to read the meter.")] = "gridlake-demo-key",
+                    key: Annotated[str, typer.Option(help="An API key allowed to read the meter.")] = DEMO_KEY,
                     near: Annotated[str, typer.Option(help="LAT,LON of the search.")] = "41.3275,19.8187",
                     env: EnvOption = None) -> None:
     """Print three URLs of the running API (a meter's day, a search with facets, a Green Button
@@ -42,8 +45,8 @@ def try_api_command(meter: Annotated[str, typer.Option(help="A meter id to read.
     month_start = date_[:8] + "01"
     tour = [("a meter's day", f"{base}/v1/meters/{meter}/days/{date_}", True),
             ("a search with facets", f"{base}/v1/search?near={near}&radius=1km&limit=3", False),
-            ("a Green Button feed", f"{base}/espi/1_1/resource/Batch/UsagePoint/{meter}?start={month_start}&end={date_}",
-             True)]
+            ("a Green Button feed",
+             f"{base}/espi/1_1/resource/Batch/UsagePoint/{meter}?start={month_start}&end={date_}", True)]
     failed = False
     for what, url, personal in tour:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if personal else {})
