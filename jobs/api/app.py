@@ -196,25 +196,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {**body, "version": read.version, "served_from": read.source}
         return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
+    async def meters_day(request: Request, family: KeyFamily, meter_id: str, day: date, field: str) -> Response:
+        """One of a meter's entries of a day (``family``), its value under ``field``."""
+        may_read(await allowed_meters(request), meter_id)
+        read = await lookup(request, family, meter_id=meter_id, date=day.isoformat())
+        if read is None:
+            raise await missing(request, f"{family.name} of meter {meter_id}", day)
+        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), field: read.value},
+                       public=False)
+
     @app.get("/v1/meters/{meter_id}/days/{day}", tags=["meters"], responses=PERSONAL,
              summary="A meter's day: energy in and out, peak and its time, load factor, voltages, completeness")
     async def meter_day(request: Request, meter_id: MeterId, day: Day) -> Response:
-        may_read(await allowed_meters(request), meter_id)
-        read = await lookup(request, METER_DAILY, meter_id=meter_id, date=day.isoformat())
-        if read is None:
-            raise await missing(request, f"figures for meter {meter_id}", day)
-        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), "figures": read.value},
-                       public=False)
+        return await meters_day(request, METER_DAILY, meter_id, day, "figures")
 
     @app.get("/v1/meters/{meter_id}/days/{day}/hours", tags=["meters"], responses=PERSONAL,
              summary="A meter's kWh imported per local hour of a day (the repeated DST hour as 02b)")
     async def meter_hours(request: Request, meter_id: MeterId, day: Day) -> Response:
-        may_read(await allowed_meters(request), meter_id)
-        read = await lookup(request, METER_HOURLY, meter_id=meter_id, date=day.isoformat())
-        if read is None:
-            raise await missing(request, f"hours for meter {meter_id}", day)
-        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), "kwh_import": read.value},
-                       public=False)
+        return await meters_day(request, METER_HOURLY, meter_id, day, "kwh_import")
 
     @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], responses=PERSONAL,
              summary="A meter's latest published day")
