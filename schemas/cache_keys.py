@@ -86,6 +86,16 @@ METER_LATEST = KeyFamily(
     "the meter's latest published day: same fields as meter_daily plus its date",
     tag_parts=("meter_id",), item_parts=(), newest_of=METER_DAILY,
 )
+METER_TOU = KeyFamily(
+    "meter_tou", "{prefix}:{version}:meter:{{{meter_id}}}:tou:{date}", "hash",
+    "one meter's kWh imported per time-of-use band of its tariff on one local day: field = band",
+    tag_parts=("meter_id",), item_parts=("date",),
+)
+METER_MONTH = KeyFamily(
+    "meter_month", "{prefix}:{version}:meter:{{{meter_id}}}:month:{date}", "hash",
+    "one meter's month to date as of one published local day: gold meter_monthly's figures",
+    tag_parts=("meter_id",), item_parts=("date",),
+)
 AREA_DAILY = KeyFamily(
     "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",
     "a feeder's, substation's or region's totals of one local day",
@@ -97,4 +107,5 @@ AREA_TOP_CONSUMERS = KeyFamily(
     tag_parts=("level", "area_id"), item_parts=("date",),
 )
 
-KEY_FAMILIES: tuple[KeyFamily, ...] = (METER_DAILY, METER_HOURLY, METER_LATEST, AREA_DAILY, AREA_TOP_CONSUMERS)
+KEY_FAMILIES: tuple[KeyFamily, ...] = (METER_DAILY, METER_HOURLY, METER_LATEST, METER_TOU, METER_MONTH, AREA_DAILY,
+                                       AREA_TOP_CONSUMERS)

@@ -49,8 +49,8 @@ from jobs.stores.search_query import (
     parse_type,
     search_query,
 )
-from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, KeyFamily,
-                                pointer_key)
+from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, METER_MONTH,
+                                METER_TOU, KeyFamily, pointer_key)
 
 PROBLEM = "application/problem+json"
 PRIVATE = "private, no-store"
@@ -70,6 +70,7 @@ MeterId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Th
 AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$",
                              description="The feeder's, substation's or region's id.")]
 Day = Annotated[date, Path(description="The local day, YYYY-MM-DD.")]
+Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")]
 
 
 class Problem(Exception):
@@ -214,6 +215,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              summary="A meter's kWh imported per local hour of a day (the repeated DST hour as 02b)")
     async def meter_hours(request: Request, meter_id: MeterId, day: Day) -> Response:
         return await meters_day(request, METER_HOURLY, meter_id, day, "kwh_import")
+
+    @app.get("/v1/meters/{meter_id}/days/{day}/tou", tags=["meters"], responses=PERSONAL,
+             summary="A meter's kWh imported per time-of-use band of its tariff on a day")
+    async def meter_tou(request: Request, meter_id: MeterId, day: Day) -> Response:
+        return await meters_day(request, METER_TOU, meter_id, day, "kwh_import_by_band")
+
+    @app.get("/v1/meters/{meter_id}/months/{month}", tags=["meters"], responses=PERSONAL,
+             summary="A meter's month: its figures as of the month's last published day")
+    async def meter_month(request: Request, meter_id: MeterId, month: Month) -> Response:
+        first = date.fromisoformat(f"{month}-01")
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        newest = await run_in_threadpool(newest_published, request.app.state.reader)
+        as_of = min(last, newest) if newest is not None and newest >= first else last
+        return await meters_day(request, METER_MONTH, meter_id, as_of, "figures")
 
     @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], responses=PERSONAL,
              summary="A meter's latest published day")

@@ -69,7 +69,8 @@ def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter,
 
 
 def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, meter_hourly: DataFrame,
-                areas: dict[str, DataFrame]) -> tuple[str, int]:
+                areas: dict[str, DataFrame], tou_daily: DataFrame | None = None,
+                meter_monthly: DataFrame | None = None) -> tuple[str, int]:
     """Publish ``run_date``'s gold frames: written from Spark partitions, then verified, flipped
     and the previous version retired; returns the new version and its keys."""
     conf = settings.cache
@@ -77,7 +78,7 @@ def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, mete
                                batch_size=conf.batch_size, prefix=conf.prefix,
                                family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
     entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers,
-                            latest=publisher.is_newest(run_date))
+                            latest=publisher.is_newest(run_date), tou_daily=tou_daily, meter_monthly=meter_monthly)
     return publisher.publish_with(run_date, lambda version: write_version(entries, settings, publisher.writer, version))
 
 
@@ -92,8 +93,11 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     meter_daily = _gold_day(spark, settings, gold.METER_DAILY, run_date).cache()
     areas = {level: _gold_day(spark, settings, table, run_date) for level, _, table in AREAS}
     with recorded_run(settings.lake_root, STAGE, "redis", run_date) as record:
-        version, written = publish_day(settings, run_date, meter_daily,
-                                       _gold_day(spark, settings, gold.METER_HOURLY, run_date), areas)
+        version, written = publish_day(
+            settings, run_date, meter_daily, _gold_day(spark, settings, gold.METER_HOURLY, run_date), areas,
+            tou_daily=_gold_day(spark, settings, gold.TOU_DAILY, run_date),
+            # The month to date: meter_monthly's partition is the 1st of the month.
+            meter_monthly=_gold_day(spark, settings, gold.METER_MONTHLY, run_date.replace(day=1)))
         record.rows_read = record.rows_written = written
         log.info("stage=publish date=%s version=%s mode=%s keys=%d", run_date, version,
                  settings.cache.durable_mode, written)

@@ -29,6 +29,9 @@ METER_FIGURES = ("kwh_import", "kwh_export", "peak_kw", "peak_at", "load_factor"
                  "voltage_max_v", "estimated_share", "completeness")
 
 
+#: gold meter_monthly's figures a month to date is published with.
+MONTH_FIGURES = ("kwh_import", "kwh_export", "peak_kw", "peak_at", "load_factor", "voltage_min_v", "voltage_max_v",
+                 "days_with_data", "estimated_share", "completeness")
 AREA_FIGURES = ("kwh_import", "kwh_export", "coincident_peak_kw", "coincident_peak_at", "meter_count",
                 "meters_expected", "completeness")
 
@@ -116,6 +119,25 @@ def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
     return hours.select(*_entry(cache_keys.METER_HOURLY, parts, F.col("hours")))
 
 
+def meter_tou_entries(day: date, tou_daily: DataFrame) -> DataFrame:
+    """Each meter's kWh imported per time-of-use band of the day, ``{"peak": "4.250", ...}``,
+    bands without kWh left out."""
+    bands = (tou_daily.where(F.col("kwh_import").isNotNull()).groupBy("meter_id")
+             .agg(F.map_from_entries(F.collect_list(F.struct("band", F.col("kwh_import").cast("string"))))
+                  .alias("bands")))
+    parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
+    return bands.select(*_entry(cache_keys.METER_TOU, parts, F.col("bands")))
+
+
+def meter_month_entries(day: date, meter_monthly: DataFrame) -> DataFrame:
+    """Each meter's month to date as of ``day`` (gold meter_monthly of the day's month): its
+    figures and the month it is of."""
+    month = F.create_map(F.lit("month"), F.lit(day.strftime("%Y-%m")))
+    parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
+    return meter_monthly.where(has_figures(MONTH_FIGURES)).select(
+        *_entry(cache_keys.METER_MONTH, parts, F.map_concat(figures(meter_monthly, MONTH_FIGURES), month)))
+
+
 def area_day_entries(day: date, areas: dict[str, DataFrame]) -> DataFrame:
     """Each feeder's, substation's and region's totals of the day."""
     frames = [areas[level].where(has_figures(AREA_FIGURES)).select(*_entry(cache_keys.AREA_DAILY, {
@@ -134,16 +156,23 @@ def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataF
 
 
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
-                  top_n: int, latest: bool = True) -> DataFrame:
+                  top_n: int, latest: bool = True, tou_daily: DataFrame | None = None,
+                  meter_monthly: DataFrame | None = None) -> DataFrame:
     """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark. An entry needs a
     figure (Redis stores no empty hash): a meter's or an area's day without one, or a meter
-    without a single hour's kWh, has none; ``meter_latest`` only if ``latest``."""
+    without a single hour's kWh, has none; ``meter_latest`` only if ``latest``; time-of-use
+    bands and the month to date from ``tou_daily`` and ``meter_monthly`` when given."""
     iso = F.lit(day.isoformat())
     tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
         cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
         scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
-    return (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
-            .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
+    entries = (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
+               .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
+    if tou_daily is not None:
+        entries = entries.unionByName(meter_tou_entries(day, tou_daily))
+    if meter_monthly is not None:
+        entries = entries.unionByName(meter_month_entries(day, meter_monthly))
+    return entries
 
 
 def redis_key(version: str, prefix: str) -> Column:

@@ -57,14 +57,24 @@ def published(request: pytest.FixtureRequest, services: Settings, spark: SparkSe
     frames = {gold.METER_DAILY: daily, gold.METER_HOURLY: hourly,
               gold.FEEDER_DAILY: rows(gold.FEEDER_DAILY, {"feeder_id": "F-1", **area}),
               gold.SUBSTATION_DAILY: rows(gold.SUBSTATION_DAILY, {"substation_id": "S-1", **area}),
-              gold.REGION_DAILY: rows(gold.REGION_DAILY, {"region": "R-1", **area})}
-    for table, table_rows in frames.items():
+              gold.REGION_DAILY: rows(gold.REGION_DAILY, {"region": "R-1", **area}),
+              gold.TOU_DAILY: rows(gold.TOU_DAILY, *[
+                  {"meter_id": "M-1", "tariff": "tou", "band": band, "kwh_import": Decimal(kwh), "intervals": n}
+                  for band, kwh, n in (("peak", "4.345", 16), ("off_peak", "8.000", 84))])}
+    month_start = DAY.replace(day=1)
+    month = {gold.METER_MONTHLY: [{**row, "date": month_start} for row in rows(gold.METER_MONTHLY, {
+        "meter_id": "M-1", "month_end": date(2024, 10, 31), "kwh_import": Decimal("301.500"), "days_with_data": 27,
+        "intervals": 2600, "intervals_estimated": 4})]}
+    for table, table_rows in {**frames, **month}.items():
         frame = spark.createDataFrame(table_rows, table.spark_schema())
-        LakeTableRef(spark, settings.lake_root, table.path, settings.lake.format).replace_partition(frame, DAY)
+        partition = month_start if table is gold.METER_MONTHLY else DAY
+        LakeTableRef(spark, settings.lake_root, table.path, settings.lake.format).replace_partition(frame, partition)
     with cassandra_session(settings) as session:
         apply_schema(session, settings)
     records = publish_aggregates.main(settings, DAY, spark)
-    assert [(r.status, r.rows_written) for r in records] == [("ok", 2 + 2 + 1 + 3 + 2)]
+    # Two meter days and latest days, one meter's hours, three area days, two top-consumer sets,
+    # one meter's time-of-use bands and one month to date.
+    assert [(r.status, r.rows_written) for r in records] == [("ok", 2 + 2 + 1 + 3 + 2 + 1 + 1)]
     yield settings
     client = cache_client(settings)
     for key in client.scan_iter(match="gridlake-publish-test:*"):
@@ -93,6 +103,13 @@ def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
         "M-2": 30.0}
     assert reader.get(cache_keys.AREA_DAILY, level="region", area_id="R-1", date="2024-10-27") == {
         "kwh_import": "42.345", "meter_count": "2", "meters_expected": "2"}
+
+
+def test_time_of_use_and_the_month_to_date_are_published(reader: CacheReader) -> None:
+    assert reader.get(cache_keys.METER_TOU, meter_id="M-1", date="2024-10-27") == {
+        "peak": "4.345", "off_peak": "8.000"}
+    assert reader.get(cache_keys.METER_MONTH, meter_id="M-1", date="2024-10-27") == {
+        "kwh_import": "301.500", "days_with_data": "27", "month": "2024-10"}
 
 
 def test_write_through_stores_the_durable_copies_of_this_version(published: Settings) -> None:

@@ -114,7 +114,8 @@ def published(tls_redis: Settings, spark: SparkSession) -> Iterator[Settings]:
     frames = {gold.METER_DAILY: meter_daily(spark, [
         meter_day("M-T1", DAY, "12.345", feeder_id="F-T"),
         meter_day("M-T2", DAY, "7.500", completeness="0.9500", feeder_id="F-T")])}
-    for table in (gold.METER_HOURLY, gold.FEEDER_DAILY, gold.SUBSTATION_DAILY, gold.REGION_DAILY):
+    for table in (gold.METER_HOURLY, gold.FEEDER_DAILY, gold.SUBSTATION_DAILY, gold.REGION_DAILY, gold.TOU_DAILY,
+                  gold.METER_MONTHLY):
         frames[table] = spark.createDataFrame([], table.spark_schema())
     for table, frame in frames.items():
         LakeTableRef(spark, settings.lake_root, table.path, settings.lake.format).replace_partition(frame, DAY)

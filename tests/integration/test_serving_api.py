@@ -26,7 +26,8 @@ from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import CacheEntry, CachePublisher
 from jobs.stores.clients import cassandra_session, elasticsearch_client, open_redis
 from schemas.search import index_template
-from schemas.cache_keys import AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST
+from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, METER_MONTH,
+                                METER_TOU)
 
 PREFIX = "gridlake-api-test"
 SEARCH_ALIAS = "gridlake-api-test-meters"
@@ -55,6 +56,8 @@ def day_entries(day: date, kwh_a: float) -> list[CacheEntry]:
         CacheEntry(METER_DAILY, {"meter_id": "MTR-B", "date": iso}, {"kwh_import": "7.000", "peak_kw": "1.000"}),
         CacheEntry(METER_HOURLY, {"meter_id": "MTR-A", "date": iso}, {"00": "0.250", "01": "0.500"}),
         CacheEntry(METER_LATEST, {"meter_id": "MTR-A"}, {"kwh_import": f"{kwh_a:.3f}", "date": iso}),
+        CacheEntry(METER_TOU, {"meter_id": "MTR-A", "date": iso}, {"peak": "1.000", "off_peak": f"{kwh_a - 1:.3f}"}),
+        CacheEntry(METER_MONTH, {"meter_id": "MTR-A", "date": iso}, {"kwh_import": f"{kwh_a * 10:.3f}", "month": iso[:7]}),
         CacheEntry(AREA_DAILY, {"level": "feeder", "area_id": "FDR-1", "date": iso},
                    {"kwh_import": f"{kwh_a + 7:.3f}", "meter_count": "2"}),
         CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "FDR-1", "date": iso},
@@ -163,6 +166,12 @@ def test_a_households_day_is_read_from_redis_with_its_token(served) -> None:
     assert hours["kwh_import"] == {"00": "0.250", "01": "0.500"}
     latest = httpx.get(f"{base}/v1/meters/MTR-A/latest", headers=bearer(HOUSEHOLD_KEY)).json()
     assert (latest["date"], latest["figures"]) == (NEXT_DAY.isoformat(), {"kwh_import": "20.000"})
+    tou = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}/tou", headers=bearer(HOUSEHOLD_KEY)).json()
+    assert tou["kwh_import_by_band"] == {"peak": "1.000", "off_peak": "11.345"}
+    # October as of its last published day, NEXT_DAY (the newest day published).
+    month = httpx.get(f"{base}/v1/meters/MTR-A/months/2024-10", headers=bearer(HOUSEHOLD_KEY)).json()
+    assert (month["date"], month["figures"]) == (NEXT_DAY.isoformat(), {"kwh_import": "200.000", "month": "2024-10"})
+    assert httpx.get(f"{base}/v1/meters/MTR-A/months/2024-13", headers=bearer(HOUSEHOLD_KEY)).status_code == 400
 
 
 @pytest.mark.parametrize(("headers", "status"), [
@@ -269,6 +278,7 @@ def test_the_openapi_schema_documents_every_resource(served) -> None:
     paths = schema.json()["paths"]
     assert {"/v1/meters/{meter_id}/days/{day}", "/v1/meters/{meter_id}/days/{day}/hours",
             "/v1/meters/{meter_id}/latest", "/v1/areas/{level}/{area_id}/days/{day}",
+            "/v1/meters/{meter_id}/days/{day}/tou", "/v1/meters/{meter_id}/months/{month}",
             "/v1/areas/{level}/{area_id}/days/{day}/top-consumers", "/healthz", "/readyz",
             "/espi/1_1/resource/Batch/UsagePoint/{meter_id}"} <= set(paths)
 

@@ -66,3 +66,23 @@ def test_missing_figures_make_no_fields_and_a_day_without_any_makes_no_entry(spa
         ("area_top_consumers", [("area_id", "F-1"), ("date", iso), ("level", "feeder")], {"M-1": 12.5}),
         ("area_top_consumers", [("area_id", "R-1"), ("date", iso), ("level", "region")], {"M-1": 12.5}),
     ])
+
+
+def test_time_of_use_bands_and_the_month_to_date_are_entries_of_the_meter(spark: SparkSession) -> None:
+    tou = frame(spark, gold.TOU_DAILY, [
+        {"meter_id": "M-1", "tariff": "tou", "band": "peak", "kwh_import": Decimal("4.250"), "intervals": 16},
+        {"meter_id": "M-1", "tariff": "tou", "band": "off_peak", "kwh_import": Decimal("8.125"), "intervals": 80},
+        {"meter_id": "M-2", "tariff": "flat", "band": "flat", "kwh_import": None, "intervals": 0}])
+    monthly = frame(spark, gold.METER_MONTHLY, [
+        {"meter_id": "M-1", "date": date(2024, 10, 1), "month_end": date(2024, 10, 31),
+         "kwh_import": Decimal("310.500"), "days_with_data": 27, "intervals": 2600}])
+    none = frame(spark, gold.METER_DAILY, [])
+    areas = {level: frame(spark, table, []) for level, _, table in AREAS}
+    entries = cache_entries(DAY, none, frame(spark, gold.METER_HOURLY, []), areas, top_n=3, latest=False,
+                            tou_daily=tou, meter_monthly=monthly).collect()
+    by_family = {row.family: (row.parts, row.fields) for row in entries}
+    assert len(entries) == 2, "M-2's only band has no kWh: no entry"
+    assert by_family["meter_tou"] == ({"meter_id": "M-1", "date": "2024-10-27"},
+                                      {"peak": "4.250", "off_peak": "8.125"})
+    assert by_family["meter_month"] == ({"meter_id": "M-1", "date": "2024-10-27"},
+                                        {"kwh_import": "310.500", "days_with_data": "27", "month": "2024-10"})

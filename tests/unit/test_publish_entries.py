@@ -29,6 +29,10 @@ ROWS = [
      "fields": {"00": "0.100", "02b": "0.400"}, "scores": None},
     {"family": "area_daily", "parts": {"level": "region", "area_id": "R-1", "date": "2024-10-27"},
      "fields": {"kwh_import": "42.345"}, "scores": None},
+    {"family": "meter_tou", "parts": {"meter_id": "M-1", "date": "2024-10-27"},
+     "fields": {"peak": "4.250", "off_peak": "8.250"}, "scores": None},
+    {"family": "meter_month", "parts": {"meter_id": "M-2", "date": "2024-10-27"},
+     "fields": {"kwh_import": "210.500", "month": "2024-10"}, "scores": None},
 ]
 
 
