@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
                                            ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
             app.state.live = LiveReader(live_client, settings.cache.prefix, hot,
-                                        pointer_ttl_s=settings.api.pointer_ttl_ms / 1000)
+                                        pointer_ttl_s=settings.api.pointer_ttl_ms / 1000,
+                                        worker_entries=settings.api.worker_entries)
             app.state.cassandra = session
             app.state.es = elasticsearch_client(settings)
             try:

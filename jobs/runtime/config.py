@@ -485,18 +485,23 @@ class ApiConf(_Section):
 
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
-    workers: int = Field(2, ge=1, description="uvicorn worker processes, each with its own Redis and Cassandra clients.")
+    workers: int = Field(
+        2, ge=1, description="uvicorn worker processes, each with its own Redis and Cassandra clients.")
     analytics_max_age_s: int = Field(
         300, ge=0, description="Cache-Control max-age of public analytics responses, in seconds.")
     stale_while_revalidate_s: int = Field(
         60, ge=0, description="How long a cache may serve a stale analytics response while it revalidates, in seconds.")
     pointer_ttl_ms: int = Field(
-        100, ge=0, description="How long a worker keeps a data version pointer it read: a flip is served that much later.")
+        100, ge=0,
+        description="How long a worker keeps a data version pointer it read: a flip is served that much later.")
+    worker_entries: int = Field(
+        10_000, ge=0, description="Entries each worker keeps in memory under their versioned keys (0: none).")
     memcached: str | None = Field(
         None, pattern=r"^[^:]+:\d+$",
         description="host:port of a memcached used as the first tier for hot keys; none: Redis only.")
     memcached_ttl_s: int = Field(300, ge=1, description="Lifetime of an entry in memcached, in seconds.")
-    search_alias: str = Field("meters", description="The Elasticsearch alias of meters and sensors that /v1/search reads.")
+    search_alias: str = Field(
+        "meters", description="The Elasticsearch alias of meters and sensors that /v1/search reads.")
     key_hashes: dict[str, list[str]] = Field(
         {}, description="SHA-256 (hex) of each API key -> the meter ids it may read, or ['*'] for all.")
 

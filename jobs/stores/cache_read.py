@@ -14,6 +14,7 @@ and says so.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ class CacheRead:
     it was read through, None when only the durable copy in Cassandra could answer."""
 
     value: dict[str, Any]
-    source: Literal["memcached", "redis", "cassandra"]
+    source: Literal["worker", "memcached", "redis", "cassandra"]
     version: str | None
 
 
@@ -151,11 +152,18 @@ class LiveReader:
 
     A Redis failure raises RedisDown, and so does every read for ``down_for_s`` after it: each
     failed attempt costs the client's connection retries (seconds), which one request pays,
-    not all of them."""
+    not all of them.
+
+    With ``worker_entries`` > 0 the entries last read are also kept in the worker (least
+    recently used out first), under their versioned keys: a version's entries never change once
+    written, so a flip, which changes the keys asked for, never serves an old figure."""
 
     def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster, prefix: str = PREFIX,
-                 hot: HotKeys | None = None, pointer_ttl_s: float = 0.1, down_for_s: float = 1.0) -> None:
+                 hot: HotKeys | None = None, pointer_ttl_s: float = 0.1, down_for_s: float = 1.0,
+                 worker_entries: int = 0) -> None:
         self.client = client
+        self.worker_entries = worker_entries
+        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.down_for_s = down_for_s
         self._down_until = 0.0
         self.prefix = prefix
@@ -185,6 +193,9 @@ class LiveReader:
             if version is None:
                 return None
             key = family.key(version.decode(), self.prefix, **parts)
+            if (kept := self._entries.get(key)) is not None:
+                self._entries.move_to_end(key)
+                return CacheRead(kept, "worker", version.decode())
             if self.hot is not None and (found := await self.hot.get(key)) is not None:
                 return CacheRead(found, "memcached", version.decode())
             if family.redis_type == "zset":
@@ -199,4 +210,8 @@ class LiveReader:
         found = _normalised(family, value)
         if self.hot is not None:
             await self.hot.put(key, found)
+        if self.worker_entries:
+            self._entries[key] = found
+            if len(self._entries) > self.worker_entries:
+                self._entries.popitem(last=False)
         return CacheRead(found, "redis", version.decode())

@@ -1,10 +1,11 @@
 """Serving API benchmark: a meter's day for random meters of a 10,000-meter set, through
-`gridlake serve` with Redis behind it, and with memcached in front of Redis, beside the same
-server stack answering a constant payload of the same size (its ceiling), all loaded by wrk
-from Debian in the same run, alternating. Then a Green Button feed of one meter and one month.
+`gridlake serve` as configured by default (entries kept in each worker), with every read going
+to Redis, and with memcached in front of Redis, beside the same server stack answering a
+constant payload of the same size (its ceiling), all loaded by wrk from Debian in the same
+run, alternating. Then a Green Button feed of one meter and one month.
 
-Prints requests/s, p50 and p99 latency of each round, memcached's hit rate, the ratio
-ours / ceiling (medians), and the feed's build time (median of 20 requests).
+Prints requests/s, p50 and p99 latency of each round, memcached's hit rate, each case's ratio
+to the ceiling (medians), and the feed's build time (median of 20 requests).
 """
 
 from __future__ import annotations
@@ -107,51 +108,48 @@ def main() -> None:
     for entry in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
         CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(entry.parts["date"]),
                                                                              [entry])
-    ours_port, cached_port, ceiling_port = free_port(), free_port(), free_port()
     gridlake = str(Path(sys.executable).parent / "gridlake")
-    ours = subprocess.Popen([gridlake, "serve", "--port", str(ours_port), "--workers", str(WORKERS)], env=env,
-                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     memcached = f"127.0.0.1:{settings.services.memcached.port}"
-    cached = subprocess.Popen([gridlake, "serve", "--port", str(cached_port), "--workers", str(WORKERS)],
-                              env={**env, "GRIDLAKE_API__MEMCACHED": memcached}, cwd=PROJECT_ROOT,
-                              stdout=subprocess.PIPE, text=True)
-    sample = None
+    # The API as configured by default (entries kept in each worker), then with each read going
+    # to Redis, then to memcached in front of Redis.
+    cases = {"api": {}, "redis only": {"GRIDLAKE_API__WORKER_ENTRIES": "0"},
+             "memcached": {"GRIDLAKE_API__WORKER_ENTRIES": "0", "GRIDLAKE_API__MEMCACHED": memcached}}
+    ports = {name: free_port() for name in [*cases, "ceiling"]}
+    servers = {name: subprocess.Popen([gridlake, "serve", "--port", str(ports[name]), "--workers", str(WORKERS)],
+                                      env={**env, **extra}, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+               for name, extra in cases.items()}
+    base = f"http://127.0.0.1:{ports['api']}"
     try:
-        wait_for(f"http://127.0.0.1:{ours_port}/healthz", ours)
-        wait_for(f"http://127.0.0.1:{cached_port}/healthz", cached)
+        for name, server in servers.items():
+            wait_for(f"http://127.0.0.1:{ports[name]}/healthz", server)
         feed_times = []
         for _ in range(20):
             started = time.perf_counter()
-            feed = httpx.get(f"http://127.0.0.1:{ours_port}/espi/1_1/resource/Batch/UsagePoint/MTR-0000001",
+            feed = httpx.get(f"{base}/espi/1_1/resource/Batch/UsagePoint/MTR-0000001",
                              params={"start": str(FEED_START), "end": str(FEED_START + timedelta(days=FEED_DAYS - 1))},
                              headers={"Authorization": f"Bearer {KEY}"})
             feed_times.append((time.perf_counter() - started) * 1000)
             assert feed.status_code == 200 and feed.content.count(b"<espi:IntervalReading>") == 24 * FEED_DAYS
-        sample = httpx.get(f"http://127.0.0.1:{ours_port}/v1/meters/MTR-0000001/days/{DAY}",
-                           headers={"Authorization": f"Bearer {KEY}"}).content
-        ceiling = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.bench.api_ceiling:app", "--port", str(ceiling_port),
+        sample = httpx.get(f"{base}/v1/meters/MTR-0000001/days/{DAY}", headers={"Authorization": f"Bearer {KEY}"}).content
+        servers["ceiling"] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.bench.api_ceiling:app", "--port", str(ports["ceiling"]),
              "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
             env={**env, "GRIDLAKE_BENCH_PAYLOAD": sample.decode()}, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
             text=True)
-        try:
-            wait_for(f"http://127.0.0.1:{ceiling_port}/v1/meters/x/days/y", ceiling)
-            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-                script.write(LUA.replace("METERS", str(METERS)).replace("KEY", KEY))
-            results = {"ours": [], "memcached": [], "ceiling": []}
-            stats = memcached_stats(memcached)
-            for round_ in range(1, ROUNDS + 1):
-                for name, port in (("ours", ours_port), ("memcached", cached_port), ("ceiling", ceiling_port)):
-                    rate, p50, p99 = wrk(port, Path(script.name))
-                    results[name].append((rate, p50, p99))
-                    print(f"round {round_} {name:8s} {rate:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
-                          flush=True)
-        finally:
-            ceiling.terminate()
-            ceiling.wait(timeout=15)
-            after = memcached_stats(memcached)
+        wait_for(f"http://127.0.0.1:{ports['ceiling']}/v1/meters/x/days/y", servers["ceiling"])
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA.replace("METERS", str(METERS)).replace("KEY", KEY))
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ports}
+        stats = memcached_stats(memcached)
+        for round_ in range(1, ROUNDS + 1):
+            for name, port in ports.items():
+                rate, p50, p99 = wrk(port, Path(script.name))
+                results[name].append((rate, p50, p99))
+                print(f"round {round_} {name:10s} {rate:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                      flush=True)
+        after = memcached_stats(memcached)
     finally:
-        for server in (ours, cached):
+        for server in servers.values():
             server.terminate()
             server.wait(timeout=15)
         for key in client.scan_iter(match=f"{PREFIX}:*", count=5000):
@@ -159,11 +157,12 @@ def main() -> None:
     rate = {name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()}
     p99 = {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()}
     hits, misses = (after[k] - stats[k] for k in ("get_hits", "get_misses"))
-    print(f"api meter day: {rate['ours']:,.0f} req/s (p99 {p99['ours']:.1f} ms, payload {len(sample)} B); "
-          f"with memcached: {rate['memcached']:,.0f} req/s (p99 {p99['memcached']:.1f} ms, hit rate "
-          f"{hits / max(1, hits + misses):.2f}); constant payload on the same stack: {rate['ceiling']:,.0f} req/s "
-          f"(p99 {p99['ceiling']:.1f} ms); ratio {rate['ours'] / rate['ceiling']:.2f}, with memcached "
-          f"{rate['memcached'] / rate['ceiling']:.2f} (target 0.5; 3,000 req/s)", flush=True)
+    print(f"a meter's day (payload {len(sample)} B), medians of {ROUNDS} rounds; target 0.5 of the ceiling "
+          "and 3,000 req/s:", flush=True)
+    for name in ports:
+        note = f", memcached hit rate {hits / max(1, hits + misses):.2f}" if name == "memcached" else ""
+        print(f"  {name:10s} {rate[name]:8,.0f} req/s  p99 {p99[name]:6.1f} ms  / ceiling "
+              f"{rate[name] / rate['ceiling']:.2f}{note}", flush=True)
     print(f"green button feed, one meter, {FEED_DAYS} days: median {statistics.median(feed_times):.1f} ms over HTTP "
           f"(target 100 ms)", flush=True)
 

@@ -57,7 +57,8 @@ def day_entries(day: date, kwh_a: float) -> list[CacheEntry]:
         CacheEntry(METER_HOURLY, {"meter_id": "MTR-A", "date": iso}, {"00": "0.250", "01": "0.500"}),
         CacheEntry(METER_LATEST, {"meter_id": "MTR-A"}, {"kwh_import": f"{kwh_a:.3f}", "date": iso}),
         CacheEntry(METER_TOU, {"meter_id": "MTR-A", "date": iso}, {"peak": "1.000", "off_peak": f"{kwh_a - 1:.3f}"}),
-        CacheEntry(METER_MONTH, {"meter_id": "MTR-A", "date": iso}, {"kwh_import": f"{kwh_a * 10:.3f}", "month": iso[:7]}),
+        CacheEntry(METER_MONTH, {"meter_id": "MTR-A", "date": iso},
+                   {"kwh_import": f"{kwh_a * 10:.3f}", "month": iso[:7]}),
         CacheEntry(AREA_DAILY, {"level": "feeder", "area_id": "FDR-1", "date": iso},
                    {"kwh_import": f"{kwh_a + 7:.3f}", "meter_count": "2"}),
         CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "FDR-1", "date": iso},
@@ -95,19 +96,20 @@ def search_index(services: Settings) -> Iterator[str]:
 
 @contextmanager
 def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False,
-               memcached: str | None = None) -> Iterator[str]:
-    """`gridlake serve` with two workers on a free loopback port; stopped (by its pid) on exit."""
+               memcached: str | None = None, worker_entries: int = 0, workers: int = 2) -> Iterator[str]:
+    """`gridlake serve` on a free loopback port; stopped (by its pid) on exit. The workers keep
+    no entries in memory unless asked: the tests look at what Redis and Cassandra answer."""
     port = free_port()
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_CACHE__CLUSTER": str(cluster).lower(),
-           "GRIDLAKE_API__SEARCH_ALIAS": SEARCH_ALIAS,
+           "GRIDLAKE_API__SEARCH_ALIAS": SEARCH_ALIAS, "GRIDLAKE_API__WORKER_ENTRIES": str(worker_entries),
            "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(HOUSEHOLD_KEY): ["MTR-A"],
                                                    key_digest(OPERATOR_KEY): ["*"]})}
     if redis_url:
         env["GRIDLAKE_REDIS__URL"] = redis_url
     if memcached:
         env["GRIDLAKE_API__MEMCACHED"] = memcached
-    server = subprocess.Popen([GRIDLAKE, "serve", "--env", "test", "--port", str(port), "--workers", "2"],
+    server = subprocess.Popen([GRIDLAKE, "serve", "--env", "test", "--port", str(port), "--workers", str(workers)],
                               env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -140,7 +142,8 @@ def api_settings(fresh_keyspace) -> Settings:  # noqa: ANN001 - the fixture's fa
 
 
 @pytest.fixture(scope="module", params=["single", "cluster"])
-def served(request: pytest.FixtureRequest, api_settings: Settings, search_index: str) -> Iterator[tuple[str, redis.Redis]]:
+def served(request: pytest.FixtureRequest, api_settings: Settings,
+           search_index: str) -> Iterator[tuple[str, redis.Redis]]:
     """The API over the shared Redis (single server or Cluster), DAY and NEXT_DAY published."""
     cluster = request.param == "cluster"
     client = open_redis(api_settings.redis, cluster=cluster)
@@ -386,5 +389,28 @@ def test_memcached_serves_hot_keys_and_a_flip_is_never_served_old(api_settings: 
             assert (after["version"], after["figures"]["kwh_import"]) == (flipped, "9.000")
     finally:  # only this day's keys: the module's other tests share the prefix
         for key in [*client.scan_iter(match=f"{PREFIX}:v{hot_day:%Y%m%d}*"), f"{PREFIX}:live:{hot_day}"]:
+            client.delete(key)
+        client.close()
+
+
+def test_a_worker_keeps_the_entries_it_read_and_a_flip_moves_it_on(api_settings: Settings) -> None:
+    """One worker with entries in memory: the second read is the worker's; a flip changes the
+    versioned key asked for, so the new figures come from Redis at once."""
+    client = open_redis(api_settings.redis)
+    kept_day = date(2024, 10, 22)
+    publish(api_settings, client, kept_day, kwh_a=1.0)
+    try:
+        with api_server(api_settings, worker_entries=100, workers=1) as base:
+            url = f"{base}/v1/areas/feeder/FDR-1/days/{kept_day}"
+            first, second = httpx.get(url), httpx.get(url)
+            assert (first.headers["X-Served-From"], second.headers["X-Served-From"]) == ("redis", "worker")
+            assert first.json()["figures"] == second.json()["figures"] == {"kwh_import": "8.000", "meter_count": "2"}
+            flipped = publish(api_settings, client, kept_day, kwh_a=2.0)
+            time.sleep(api_settings.api.pointer_ttl_ms / 1000 + 0.05)
+            after = httpx.get(url)
+            assert after.headers["X-Served-From"] == "redis"
+            assert (after.json()["version"], after.json()["figures"]["kwh_import"]) == (flipped, "9.000")
+    finally:  # only this day's keys: the module's other tests share the prefix
+        for key in [*client.scan_iter(match=f"{PREFIX}:v{kept_day:%Y%m%d}*"), f"{PREFIX}:live:{kept_day}"]:
             client.delete(key)
         client.close()
