@@ -103,8 +103,9 @@ def main() -> None:
 
     env = {**os.environ, "GRIDLAKE_ENV": "local", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(KEY): ["*"]})}
-    hourly = [CacheEntry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": (FEED_START + timedelta(days=n)).isoformat()},
-                         {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for n in range(FEED_DAYS)]
+    feed_days = [FEED_START + timedelta(days=n) for n in range(FEED_DAYS)]
+    hourly = [CacheEntry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": day.isoformat()},
+                         {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for day in feed_days]
     for entry in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
         CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(entry.parts["date"]),
                                                                              [entry])
@@ -130,7 +131,8 @@ def main() -> None:
                              headers={"Authorization": f"Bearer {KEY}"})
             feed_times.append((time.perf_counter() - started) * 1000)
             assert feed.status_code == 200 and feed.content.count(b"<espi:IntervalReading>") == 24 * FEED_DAYS
-        sample = httpx.get(f"{base}/v1/meters/MTR-0000001/days/{DAY}", headers={"Authorization": f"Bearer {KEY}"}).content
+        sample = httpx.get(f"{base}/v1/meters/MTR-0000001/days/{DAY}",
+                           headers={"Authorization": f"Bearer {KEY}"}).content
         servers["ceiling"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "tests.bench.api_ceiling:app", "--port", str(ports["ceiling"]),
              "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
