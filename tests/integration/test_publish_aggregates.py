@@ -26,6 +26,9 @@ from schemas import cache_keys, gold
 from schemas.lake import LakeTable
 
 DAY = date(2024, 10, 27)  # Europe/Tirane falls back: 02:00-03:00 local happens twice
+#: What the fixture's gold rows publish: two meter days and latest days, one meter's hours,
+#: three area days, two top-consumer sets, one meter's time-of-use bands and month to date.
+PUBLISHED_KEYS = 2 + 2 + 1 + 3 + 2 + 1 + 1
 
 
 def rows(table: LakeTable, *values: dict) -> list[dict]:
@@ -72,9 +75,7 @@ def published(request: pytest.FixtureRequest, services: Settings, spark: SparkSe
     with cassandra_session(settings) as session:
         apply_schema(session, settings)
     records = publish_aggregates.main(settings, DAY, spark)
-    # Two meter days and latest days, one meter's hours, three area days, two top-consumer sets,
-    # one meter's time-of-use bands and one month to date.
-    assert [(r.status, r.rows_written) for r in records] == [("ok", 2 + 2 + 1 + 3 + 2 + 1 + 1)]
+    assert [(r.status, r.rows_written) for r in records] == [("ok", PUBLISHED_KEYS)]
     yield settings
     client = cache_client(settings)
     for key in client.scan_iter(match="gridlake-publish-test:*"):
@@ -121,7 +122,7 @@ def test_write_through_stores_the_durable_copies_of_this_version(published: Sett
         copies = session.execute(f"SELECT family, tag, item, value FROM {published.cassandra.keyspace}.cache_entries "
                                  "WHERE version = %s ALLOW FILTERING", (live,)).all()
     assert published.cache.durable_mode == "write-through"
-    assert len(copies) == 10 - 2, "as many copies as keys published, but the 2 meters' meter_latest"
+    assert len(copies) == PUBLISHED_KEYS - 2, "as many copies as keys published, but the 2 meters' meter_latest"
     for copy in copies:
         family = FAMILIES[copy.family]
         parts = {**dict(zip(family.tag_parts, copy.tag.split(":"))), **dict(zip(family.item_parts, [copy.item]))}
