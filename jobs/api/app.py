@@ -15,6 +15,7 @@ Each uvicorn worker builds its own Redis and Cassandra clients at start-up (``li
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import zlib
 from collections.abc import AsyncIterator
@@ -226,7 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              summary="A meter's month: its figures as of the month's last published day")
     async def meter_month(request: Request, meter_id: MeterId, month: Month) -> Response:
         first = date.fromisoformat(f"{month}-01")
-        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
         newest = await run_in_threadpool(newest_published, request.app.state.reader)
         as_of = min(last, newest) if newest is not None and newest >= first else last
         return await meters_day(request, METER_MONTH, meter_id, as_of, "figures")
