@@ -8,12 +8,20 @@ pointer. ``gridlake:live`` points at the version of the newest day published, wh
 never moves it back. Hash tags put the keys one read needs in one
 cluster slot: all keys of a meter share ``{meter_id}``, all keys of an area share
 ``{level:area_id}``. The version is never the tag, or a whole version would land in one slot.
+
+Every value is a string: the JSON document the API sends for it, ready to send (the key's
+parts and the family's figures under ``value_name``). The API returns it as stored, without
+parsing or serialising per request; the version and the store that served it travel in
+headers, so the same bytes are right whichever tier answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 #: The namespace of every key; conf can run several (e.g. tests beside a developer's own).
 PREFIX = "gridlake"
@@ -33,11 +41,11 @@ AreaLevel = Literal["feeder", "substation", "region"]
 
 @dataclass(frozen=True)
 class KeyFamily:
-    """A family of keys: its pattern, the Redis type stored there, and what it holds."""
+    """A family of keys: its pattern, the name of its figures in the document, and what it holds."""
 
     name: str
     pattern: str
-    redis_type: Literal["hash", "zset"]
+    value_name: str
     holds: str
     #: The parts inside the hash tag, and the rest: together they name the durable copy's row.
     tag_parts: tuple[str, ...]
@@ -50,6 +58,13 @@ class KeyFamily:
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
         return self.pattern.format(prefix=prefix, version=version, **parts)
+
+    def document(self, parts: Mapping[str, str], value: Any) -> str:
+        """The JSON document stored for an entry: its key parts, then ``value`` under
+        ``value_name``. The Spark publish builds the same document (jobs/transforms/cache_entries.py).
+        A ``newest_of`` family stores its source's document (``meter_latest``: the ``meter_daily``
+        document of the meter's latest day, with that day's date)."""
+        return orjson.dumps({**parts, self.value_name: value}).decode()
 
     @property
     def has_durable_copy(self) -> bool:
@@ -72,38 +87,38 @@ class KeyFamily:
 
 
 METER_DAILY = KeyFamily(
-    "meter_daily", "{prefix}:{version}:meter:{{{meter_id}}}:daily:{date}", "hash",
+    "meter_daily", "{prefix}:{version}:meter:{{{meter_id}}}:daily:{date}", "figures",
     "one meter's figures of one local day (kWh in/out, peak kW and time, load factor, voltage, completeness)",
     tag_parts=("meter_id",), item_parts=("date",),
 )
 METER_HOURLY = KeyFamily(
-    "meter_hourly", "{prefix}:{version}:meter:{{{meter_id}}}:hourly:{date}", "hash",
-    "one meter's kWh per local hour of one day: field = hour 00..23 (22..25 fields on DST days)",
+    "meter_hourly", "{prefix}:{version}:meter:{{{meter_id}}}:hourly:{date}", "kwh_import",
+    "one meter's kWh per local hour of one day: {\"00\": \"0.412\", ...}, 23 to 25 hours on DST days",
     tag_parts=("meter_id",), item_parts=("date",),
 )
 METER_LATEST = KeyFamily(
-    "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "hash",
-    "the meter's latest published day: same fields as meter_daily plus its date",
+    "meter_latest", "{prefix}:{version}:meter:{{{meter_id}}}:latest", "figures",
+    "the meter's latest published day: the meter_daily document of that day",
     tag_parts=("meter_id",), item_parts=(), newest_of=METER_DAILY,
 )
 METER_TOU = KeyFamily(
-    "meter_tou", "{prefix}:{version}:meter:{{{meter_id}}}:tou:{date}", "hash",
-    "one meter's kWh imported per time-of-use band of its tariff on one local day: field = band",
+    "meter_tou", "{prefix}:{version}:meter:{{{meter_id}}}:tou:{date}", "kwh_import_by_band",
+    "one meter's kWh imported per time-of-use band of its tariff on one local day",
     tag_parts=("meter_id",), item_parts=("date",),
 )
 METER_MONTH = KeyFamily(
-    "meter_month", "{prefix}:{version}:meter:{{{meter_id}}}:month:{date}", "hash",
+    "meter_month", "{prefix}:{version}:meter:{{{meter_id}}}:month:{date}", "figures",
     "one meter's month to date as of one published local day: gold meter_monthly's figures",
     tag_parts=("meter_id",), item_parts=("date",),
 )
 AREA_DAILY = KeyFamily(
-    "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "hash",
+    "area_daily", "{prefix}:{version}:area:{{{level}:{area_id}}}:daily:{date}", "figures",
     "a feeder's, substation's or region's totals of one local day",
     tag_parts=("level", "area_id"), item_parts=("date",),
 )
 AREA_TOP_CONSUMERS = KeyFamily(
-    "area_top_consumers", "{prefix}:{version}:area:{{{level}:{area_id}}}:top:{date}", "zset",
-    "meters of a feeder or region by kWh imported that day: member = meter id, score = kWh",
+    "area_top_consumers", "{prefix}:{version}:area:{{{level}:{area_id}}}:top:{date}", "meters",
+    "the top meters of a feeder or region by kWh imported that day, largest first",
     tag_parts=("level", "area_id"), item_parts=("date",),
 )
 

@@ -201,8 +201,8 @@ LOAD_REJECTS = Table(
 #: batches of hundreds of rows, where one partition per meter made each row a request of its
 #: own and cost Cassandra three times the CPU. ``meter_latest`` has no rows: a miss reads the
 #: meter's newest ``meter_daily`` row, month by month back through CACHE_ENTRY_MONTHS
-#: (schemas/cache_keys.py, ``newest_of``). ``value`` is the entry as JSON (hash fields or zset
-#: scores); ``version`` the publish that wrote it, and Cassandra's ``WRITETIME(value)`` when.
+#: (schemas/cache_keys.py, ``newest_of``). ``value`` is the entry's JSON document, as the API
+#: sends it; ``version`` the publish that wrote it, and Cassandra's ``WRITETIME(value)`` when.
 CACHE_ENTRIES = Table(
     name="cache_entries",
     columns={"family": "text", "month": "text", "bucket": "int", "tag": "text", "item": "text", "version": "text",

@@ -1,9 +1,10 @@
 """The serving API: the figures gridlake publishes, over HTTP, read from Redis.
 
 Reads follow the published key layout and the live version pointers (jobs/stores/cache_read.py);
-a miss or a Redis failure is answered from the durable copies in Cassandra, and every figure
-response says which store served it (``served_from`` and the ``X-Served-From`` header). The API
-computes nothing the lake has not: it only reads what the publish wrote.
+a miss or a Redis failure is answered from the durable copies in Cassandra. The API computes
+nothing the lake has not: the publish stored each entry as the JSON document a response
+carries, and a figure response is those bytes as stored, with the data version (``ETag``,
+``X-Data-Version``) and the store that served it (``X-Served-From``) in its headers.
 
 Caching follows the product's rules: public analytics (feeders, substations, regions) are
 ``public, max-age=300`` with stale-while-revalidate and an ETag of the data version, so an
@@ -187,41 +188,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            newest_published=newest.isoformat() if newest else None)
         return Problem(404, "Not found", f"no {what}" + (f" on {day}" if day else ""))
 
-    def figures(request: Request, read: CacheRead, body: dict[str, Any], public: bool) -> Response:
-        tag = read.version or f"c{zlib.crc32(orjson.dumps(read.value, option=orjson.OPT_SORT_KEYS)):08x}"
-        etag = f'"{tag}"'
-        headers = {"ETag": etag, "X-Served-From": read.source,
+    def figures(request: Request, read: CacheRead, public: bool) -> Response:
+        """The entry's document as stored, with its caching headers (304 when the client has it)."""
+        version = read.version or f"c{zlib.crc32(read.document):08x}"
+        headers = {"ETag": f'"{version}"', "X-Data-Version": version, "X-Served-From": read.source,
                    "Cache-Control": (f"public, max-age={settings.api.analytics_max_age_s}, "
                                      f"stale-while-revalidate={settings.api.stale_while_revalidate_s}")
                    if public else PRIVATE}
-        if request.headers.get("if-none-match") == etag:
+        if request.headers.get("if-none-match") == headers["ETag"]:
             return Response(status_code=304, headers=headers)
-        body = {**body, "version": read.version, "served_from": read.source}
-        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+        return Response(read.document, media_type="application/json", headers=headers)
 
-    async def meters_day(request: Request, family: KeyFamily, meter_id: str, day: date, field: str) -> Response:
-        """One of a meter's entries of a day (``family``), its value under ``field``."""
+    async def meters_entry(request: Request, family: KeyFamily, meter_id: str, day: date | None) -> Response:
+        """One of a meter's entries (``family``), of ``day`` for a dated family."""
         may_read(await allowed_meters(request), meter_id)
-        read = await lookup(request, family, meter_id=meter_id, date=day.isoformat())
+        parts = {"meter_id": meter_id} if day is None else {"meter_id": meter_id, "date": day.isoformat()}
+        read = await lookup(request, family, **parts)
         if read is None:
             raise await missing(request, f"{family.name} of meter {meter_id}", day)
-        return figures(request, read, {"meter_id": meter_id, "date": day.isoformat(), field: read.value},
-                       public=False)
+        return figures(request, read, public=False)
 
     @app.get("/v1/meters/{meter_id}/days/{day}", tags=["meters"], responses=PERSONAL,
              summary="A meter's day: energy in and out, peak and its time, load factor, voltages, completeness")
     async def meter_day(request: Request, meter_id: MeterId, day: Day) -> Response:
-        return await meters_day(request, METER_DAILY, meter_id, day, "figures")
+        return await meters_entry(request, METER_DAILY, meter_id, day)
 
     @app.get("/v1/meters/{meter_id}/days/{day}/hours", tags=["meters"], responses=PERSONAL,
              summary="A meter's kWh imported per local hour of a day (the repeated DST hour as 02b)")
     async def meter_hours(request: Request, meter_id: MeterId, day: Day) -> Response:
-        return await meters_day(request, METER_HOURLY, meter_id, day, "kwh_import")
+        return await meters_entry(request, METER_HOURLY, meter_id, day)
 
     @app.get("/v1/meters/{meter_id}/days/{day}/tou", tags=["meters"], responses=PERSONAL,
              summary="A meter's kWh imported per time-of-use band of its tariff on a day")
     async def meter_tou(request: Request, meter_id: MeterId, day: Day) -> Response:
-        return await meters_day(request, METER_TOU, meter_id, day, "kwh_import_by_band")
+        return await meters_entry(request, METER_TOU, meter_id, day)
 
     @app.get("/v1/meters/{meter_id}/months/{month}", tags=["meters"], responses=PERSONAL,
              summary="A meter's month: its figures as of the month's last published day")
@@ -230,18 +230,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
         newest = await run_in_threadpool(newest_published, request.app.state.reader)
         as_of = min(last, newest) if newest is not None and newest >= first else last
-        return await meters_day(request, METER_MONTH, meter_id, as_of, "figures")
+        return await meters_entry(request, METER_MONTH, meter_id, as_of)
 
     @app.get("/v1/meters/{meter_id}/latest", tags=["meters"], responses=PERSONAL,
              summary="A meter's latest published day")
     async def meter_latest(request: Request, meter_id: MeterId) -> Response:
-        may_read(await allowed_meters(request), meter_id)
-        read = await lookup(request, METER_LATEST, meter_id=meter_id)
-        if read is None:
-            raise await missing(request, f"published day for meter {meter_id}", None)
-        value = dict(read.value)
-        return figures(request, read, {"meter_id": meter_id, "date": value.pop("date", None), "figures": value},
-                       public=False)
+        return await meters_entry(request, METER_LATEST, meter_id, None)
 
     @app.get("/v1/areas/{level}/{area_id}/days/{day}", tags=["areas"],
              summary="A feeder's, substation's or region's totals of a day")
@@ -249,8 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read = await lookup(request, AREA_DAILY, level=level, area_id=area_id, date=day.isoformat())
         if read is None:
             raise await missing(request, f"figures for {level} {area_id}", day)
-        return figures(request, read, {"level": level, "area_id": area_id, "date": day.isoformat(),
-                                       "figures": read.value}, public=True)
+        return figures(request, read, public=True)
 
     @app.get("/v1/areas/{level}/{area_id}/days/{day}/top-consumers", tags=["areas"],
              summary="A feeder's or region's meters by kWh imported that day, largest first")
@@ -258,10 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read = await lookup(request, AREA_TOP_CONSUMERS, level=level, area_id=area_id, date=day.isoformat())
         if read is None:
             raise await missing(request, f"top consumers for {level} {area_id}", day)
-        ranked = sorted(read.value.items(), key=lambda item: (-item[1], item[0]))
-        return figures(request, read, {"level": level, "area_id": area_id, "date": day.isoformat(),
-                                       "meters": [{"meter_id": m, "kwh_import": kwh} for m, kwh in ranked]},
-                       public=True)
+        return figures(request, read, public=True)
 
     @app.get("/espi/1_1/resource/Batch/UsagePoint/{meter_id}", tags=["green button"], response_class=Response,
              responses={200: {"content": {"application/atom+xml": {}}}, **PERSONAL},
@@ -278,7 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             day = start + timedelta(days=offset)
             read = await lookup(request, METER_HOURLY, meter_id=meter_id, date=day.isoformat())
             if read is not None:
-                hours_by_day.append((day, read.value))
+                hours_by_day.append((day, orjson.loads(read.document)[METER_HOURLY.value_name]))
         if not hours_by_day:
             raise await missing(request, f"hours for meter {meter_id} from {start} to", end)
         feed = usage_feed(meter_id, hours_by_day, ZoneInfo(settings.grid.timezone), datetime.now(timezone.utc))

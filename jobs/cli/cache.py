@@ -37,14 +37,14 @@ def cache_get_command(
     with cassandra_session(settings) as session:
         reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
                              ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
-        figures = reader.get_meter_daily(meter, day.isoformat())
-    if figures is None:
+        document = reader.get_meter_daily(meter, day.isoformat())
+    if document is None:
         fail(f"no published figures for meter {meter} on {day}")
     if as_json:
-        sys.stdout.write(json.dumps({"meter_id": meter, "date": day.isoformat(), **figures}) + "\n")
+        sys.stdout.write(document.decode() + "\n")
         return
     table = Table("field", "value", title=f"{meter} {day}")
-    for field, value in sorted(figures.items()):
+    for field, value in sorted(json.loads(document)["figures"].items()):
         table.add_row(field, str(value))
     console.print(table)
 

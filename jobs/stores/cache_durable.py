@@ -6,14 +6,13 @@ same rows through the Cassandra connector, jobs/stages/publish.py ``durable_rows
 behind it by the workers of jobs/stores/cache_writeback.py (write-behind). Idempotent: a
 row is keyed by (family, month, bucket, tag, item), all from the key's parts, so rewriting a
 date replaces its rows. A meter's ``meter_latest`` has no rows of its own: it is the meter's
-newest ``meter_daily`` row plus that row's date (``KeyFamily.newest_of``), so the order in
+newest ``meter_daily`` row, whose document holds its date (``KeyFamily.newest_of``), so the order in
 which two days' publishes land does not matter, and write-through writes a third fewer rows
 than one copy per key.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,15 +35,15 @@ class DurableCopies:
                                        "VALUES (?, ?, ?, ?, ?, ?, ?)")
         self._insert_month = session.prepare(f"INSERT INTO {months} (family, month) VALUES (?, ?)")
         self._select = session.prepare(f"SELECT value FROM {table} WHERE {in_partition} AND item = ?")
-        self._select_newest = session.prepare(f"SELECT item, value FROM {table} WHERE {in_partition} "
+        self._select_newest = session.prepare(f"SELECT value FROM {table} WHERE {in_partition} "
                                               "ORDER BY tag DESC, item DESC LIMIT 1")
         self._select_months = session.prepare(f"SELECT month FROM {months} WHERE family = ? ORDER BY month DESC")
 
     @staticmethod
-    def _row(family: KeyFamily, parts: dict[str, str], version: str, value: dict[str, Any]) -> tuple[Any, ...]:
+    def _row(family: KeyFamily, parts: dict[str, str], version: str, document: str) -> tuple[Any, ...]:
         tag = family.durable_tag(parts)
         return (family.name, family.durable_month(parts), cache_bucket(tag), tag, family.durable_item(parts),
-                version, json.dumps(value, sort_keys=True))
+                version, document)
 
     def record_months(self, months: Iterable[tuple[str, str]]) -> None:
         """Note that (family, month) pairs hold durable copies: before the copies are written,
@@ -61,19 +60,19 @@ class DurableCopies:
                                      raise_on_first_error=True)
         return len(rows)
 
-    def read(self, family: KeyFamily, parts: dict[str, str]) -> dict[str, Any] | None:
-        """The durable copy of one entry (of a ``newest_of`` family: that family's newest row of
-        the tag, with its item parts as fields), or None when there is none. The newest row is
-        looked for month by month, newest first, through the months ``record_months`` noted: one
-        read when the tag has a copy in the newest month, one per month stored when it has none."""
+    def read(self, family: KeyFamily, parts: dict[str, str]) -> str | None:
+        """The document of one entry's durable copy (of a ``newest_of`` family: that family's
+        newest row of the tag), or None when there is none. The newest row is looked for month
+        by month, newest first, through the months ``record_months`` noted: one read when the
+        tag has a copy in the newest month, one per month stored when it has none."""
         source = family.newest_of
         tag = family.durable_tag(parts)
         if source is None:
             row = self.session.execute(self._select, (family.name, family.durable_month(parts), cache_bucket(tag),
                                                       tag, family.durable_item(parts))).one()
-            return json.loads(row.value) if row else None
+            return row.value if row else None
         for month in self.session.execute(self._select_months, (source.name,)):
             row = self.session.execute(self._select_newest, (source.name, month.month, cache_bucket(tag), tag)).one()
             if row:
-                return {**json.loads(row.value), **dict(zip(source.item_parts, row.item.split(":")))}
+                return row.value
         return None

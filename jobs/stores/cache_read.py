@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import redis
 import redis.asyncio
@@ -27,22 +27,13 @@ from jobs.stores.hot_keys import HotKeys
 from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, day_pointer_key, pointer_key
 
 
-def _normalised(family: KeyFamily, value: dict[Any, Any]) -> dict[str, Any]:
-    """One shape whatever the source: hash fields as text, sorted-set scores as floats."""
-    def text(item: Any) -> str:
-        return item.decode() if isinstance(item, bytes) else str(item)
-
-    if family.redis_type == "zset":
-        return {text(member): float(score) for member, score in value.items()}
-    return {text(field): text(item) for field, item in value.items()}
-
-
 @dataclass(frozen=True)
 class CacheRead:
-    """One entry as the API serves it, with where it came from: ``version`` is the live version
-    it was read through, None when only the durable copy in Cassandra could answer."""
+    """One entry as the API serves it: its JSON ``document`` as stored, and where it came from;
+    ``version`` is the live version it was read through, None when only the durable copy in
+    Cassandra could answer."""
 
-    value: dict[str, Any]
+    document: bytes
     source: Literal["worker", "memcached", "redis", "cassandra"]
     version: str | None
 
@@ -58,56 +49,38 @@ class CacheReader:
         self.prefix = prefix
         self.refill_wait_ms = refill_wait_ms
 
-    def _from_redis(self, family: KeyFamily, key: str) -> dict[str, Any] | None:
-        if family.redis_type == "zset":
-            value = dict(self.client.zrange(key, 0, -1, withscores=True))
-        else:
-            value = self.client.hgetall(key)
-        return _normalised(family, value) if value else None
+    def _refill(self, key: str, document: str) -> None:
+        self.client.set(key, document, ex=self.ttl_s)
 
-    def _refill(self, family: KeyFamily, key: str, value: dict[str, Any]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        if family.redis_type == "zset":
-            pipe.zadd(key, value)
-        else:
-            pipe.hset(key, mapping=value)
-        pipe.expire(key, self.ttl_s)
-        pipe.execute()
-
-    def get(self, family: KeyFamily, **parts: str) -> dict[str, Any] | None:
-        """The entry of ``family`` named by ``parts`` in the live version; None if none exists."""
+    def get(self, family: KeyFamily, **parts: str) -> bytes | None:
+        """The document of the entry of ``family`` named by ``parts`` in the live version; None if
+        none exists."""
         dated = "date" in family.item_parts
         version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated else pointer_key(self.prefix))
         if version is None:  # not published (or expired) in Redis: only the durable copy can answer
-            stored = self.durable.read(family, parts)
-            return _normalised(family, stored) if stored else None
+            return _encoded(self.durable.read(family, parts))
         key = family.key(version.decode(), self.prefix, **parts)
-        found = self._from_redis(family, key)
+        found = self.client.get(key)
         if found is not None:
             return found
         lock = f"{key}:refill"
         if self.client.set(lock, "1", nx=True, px=self.refill_wait_ms):
             try:
                 # Another caller may have refilled the key between our miss and our lock.
-                found = self._from_redis(family, key)
+                found = self.client.get(key)
                 if found is not None:
                     return found
                 stored = self.durable.read(family, parts)
-                if stored is None:
-                    return None
-                value = _normalised(family, stored)
-                self._refill(family, key, value)
-                return value
+                if stored is not None:
+                    self._refill(key, stored)
+                return _encoded(stored)
             finally:
                 self.client.delete(lock)
         deadline = time.monotonic() + self.refill_wait_ms / 1000
         while time.monotonic() < deadline and self.client.exists(lock):
             time.sleep(0.01)
-        found = self._from_redis(family, key)
-        if found is not None:
-            return found
-        stored = self.durable.read(family, parts)
-        return _normalised(family, stored) if stored else None
+        found = self.client.get(key)
+        return found if found is not None else _encoded(self.durable.read(family, parts))
 
     def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
         """Like ``get``, saying which store answered: Redis through the live version, or the
@@ -117,7 +90,7 @@ class CacheReader:
             version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated
                                       else pointer_key(self.prefix))
             if version is not None:
-                found = self._from_redis(family, family.key(version.decode(), self.prefix, **parts))
+                found = self.client.get(family.key(version.decode(), self.prefix, **parts))
                 if found is not None:
                     return CacheRead(found, "redis", version.decode())
                 found = self.get(family, **parts)  # the refill path: one caller reads Cassandra
@@ -129,11 +102,15 @@ class CacheReader:
     def read_durable(self, family: KeyFamily, **parts: str) -> CacheRead | None:
         """The entry's durable copy in Cassandra, without asking Redis (which is failing)."""
         stored = self.durable.read(family, parts)
-        return CacheRead(_normalised(family, stored), "cassandra", None) if stored else None
+        return CacheRead(stored.encode(), "cassandra", None) if stored is not None else None
 
-    def get_meter_daily(self, meter_id: str, day: str) -> dict[str, Any] | None:
-        """What meter ``meter_id`` did on local day ``day`` (YYYY-MM-DD)."""
+    def get_meter_daily(self, meter_id: str, day: str) -> bytes | None:
+        """The document of what meter ``meter_id`` did on local day ``day`` (YYYY-MM-DD)."""
         return self.get(METER_DAILY, meter_id=meter_id, date=day)
+
+
+def _encoded(document: str | None) -> bytes | None:
+    return document.encode() if document is not None else None
 
 
 class RedisDown(RuntimeError):
@@ -163,7 +140,7 @@ class LiveReader:
                  worker_entries: int = 0) -> None:
         self.client = client
         self.worker_entries = worker_entries
-        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
         self.down_for_s = down_for_s
         self._down_until = 0.0
         self.prefix = prefix
@@ -198,16 +175,12 @@ class LiveReader:
                 return CacheRead(kept, "worker", version.decode())
             if self.hot is not None and (found := await self.hot.get(key)) is not None:
                 return CacheRead(found, "memcached", version.decode())
-            if family.redis_type == "zset":
-                value = dict(await self.client.zrange(key, 0, -1, withscores=True))
-            else:
-                value = await self.client.hgetall(key)
+            found = await self.client.get(key)
         except redis.RedisError as exc:
             self._down_until = time.monotonic() + self.down_for_s
             raise RedisDown(f"{type(exc).__name__}: {exc}") from exc
-        if not value:
+        if found is None:
             return None
-        found = _normalised(family, value)
         if self.hot is not None:
             await self.hot.put(key, found)
         if self.worker_entries:

@@ -52,13 +52,13 @@ class PublishError(RuntimeError):
 
 
 class CacheEntry(NamedTuple):
-    """One key to publish: its family, its key parts, and its value (hash fields or zset scores,
-    as str, int or float: redis-py encodes them). A tuple, not a frozen dataclass: a publish
-    makes one per key, and a tuple is made in half the time."""
+    """One key to publish: its family, its key parts, and its value, the JSON document the API
+    sends (``KeyFamily.document``). A tuple, not a frozen dataclass: a publish makes one per
+    key, and a tuple is made in half the time."""
 
     family: KeyFamily
     parts: dict[str, str]
-    value: dict[str, str | float | int]
+    value: str
 
 
 def new_version(run_date: date) -> str:
@@ -108,8 +108,7 @@ def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 @dataclass(frozen=True)
 class VersionWriter:
-    """How the keys of a version are written: pipelined batches of HSET or ZADD plus EXPIRE,
-    each batch followed by its durable copies. ``write`` does it from this process (``publish``);
+    """How the keys of a version are written: pipelined batches of SET with its TTL, each batch followed by its durable copies. ``write`` does it from this process (``publish``);
     the Spark publish hands the same batch size, prefix and TTLs to the JVM's RedisEntryWriter,
     which sends the same commands from the tasks (jobs/stages/publish.py)."""
 
@@ -120,18 +119,10 @@ class VersionWriter:
 
     def write_batch(self, client: RedisClient, version: str, batch: Sequence[CacheEntry]) -> None:
         """Write one batch of keys in one pipeline round trip (a cluster pipeline splits it by slot)."""
-        # No DELETE before each key: a version carries a fresh nonce (new_version), so its keys
-        # exist only once this publish writes them, and a rewrite writes the same fields.
         ttl_s = self.family_ttl_s.get
         pipe = client.pipeline(transaction=False)
-        for entry in batch:
-            family = entry.family
-            key = family.key(version, self.prefix, **entry.parts)
-            if family.redis_type == "zset":
-                pipe.zadd(key, entry.value)
-            else:
-                pipe.hset(key, mapping=entry.value)
-            pipe.expire(key, ttl_s(family.name, self.ttl_s))
+        for family, parts, value in batch:
+            pipe.set(family.key(version, self.prefix, **parts), value, ex=ttl_s(family.name, self.ttl_s))
         pipe.execute()
 
     def write(self, client: RedisClient, version: str, entries: Iterable[CacheEntry],

@@ -2,7 +2,7 @@
 
 Entries are stored under their Redis key, which carries the data version, so a flip of the
 version makes the API ask for new keys: an old figure is never served after a flip, and no
-invalidation is needed. Values are the entries' JSON; they live ``ttl_s`` at most. A failing
+invalidation is needed. Values are the entries' JSON documents as Redis holds them; they live ``ttl_s`` at most. A failing
 memcached is skipped (the read goes on to Redis), never an error.
 """
 
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import aiomcache
-import orjson
 
 log = logging.getLogger(__name__)
 
 
 class HotKeys:
-    """A memcached server at ``host:port`` holding JSON values under versioned keys."""
+    """A memcached server at ``host:port`` holding documents under versioned keys."""
 
     def __init__(self, server: str, ttl_s: int, timeout_s: float = 0.2, pool_size: int = 16) -> None:
         host, _, port = server.rpartition(":")
@@ -27,17 +25,17 @@ class HotKeys:
         self.timeout_s = timeout_s
         self.client = aiomcache.Client(host, int(port), pool_size=pool_size)
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> bytes | None:
         try:
             found = await asyncio.wait_for(self.client.get(key.encode()), self.timeout_s)
         except (aiomcache.exceptions.ClientException, OSError, asyncio.TimeoutError) as exc:
             log.warning("event=memcached_unavailable op=get error=%s", type(exc).__name__)
             return None
-        return orjson.loads(found) if found is not None else None
+        return found
 
-    async def put(self, key: str, value: dict[str, Any]) -> None:
+    async def put(self, key: str, document: bytes) -> None:
         try:
-            await asyncio.wait_for(self.client.set(key.encode(), orjson.dumps(value), exptime=self.ttl_s),
+            await asyncio.wait_for(self.client.set(key.encode(), document, exptime=self.ttl_s),
                                    self.timeout_s)
         except (aiomcache.exceptions.ClientException, OSError, asyncio.TimeoutError) as exc:
             log.warning("event=memcached_unavailable op=set error=%s", type(exc).__name__)

@@ -1,10 +1,12 @@
 """The serving cache's entries of a date, as pure DataFrame and Column functions.
 
-Entries follow schemas/cache_keys.py: per meter its day, its hours and its latest day; per
-feeder, substation and region the day's totals; per feeder and region the day's top
-consumers. Each is a row (family, key parts, hash fields or sorted-set scores); ``redis_rows``
-gives them their Redis keys, TTLs and (write-behind) durable copies as JSON, and
-``durable_rows`` the ``cache_entries`` rows of their write-through copies.
+Entries follow schemas/cache_keys.py: per meter its day, its hours, its time-of-use bands, its
+month to date and its latest day; per feeder, substation and region the day's totals; per
+feeder and region the day's top consumers. Each is a row (family, key parts, document): the
+document is the JSON the API sends for the entry, made here once so that no request
+serialises it again. ``redis_rows`` gives the rows their Redis keys, TTLs and (write-behind)
+queued durable copies, and ``durable_rows`` the ``cache_entries`` rows of their
+write-through copies.
 """
 
 from __future__ import annotations
@@ -59,48 +61,51 @@ def as_text(column: str, data_type: DataType) -> Column:
 
 
 def figures(frame: DataFrame, names: tuple[str, ...]) -> Column:
-    """Hash fields of each row: those of ``names`` that are present, as text."""
+    """The figures of each row: those of ``names`` that are present, as text."""
     types = {field.name: field.dataType for field in frame.schema.fields}
     pairs = chain.from_iterable((F.lit(name), as_text(name, types[name])) for name in names)
     return F.map_filter(F.create_map(*pairs), lambda _, value: value.isNotNull())
 
 
 def has_figures(names: tuple[str, ...]) -> Column:
-    """Whether a row has any of ``names``: without one its entry would be an empty hash, which
-    Redis does not store. Asked of the row's columns rather than of ``figures``' map, which a
+    """Whether a row has any of ``names``: without one it has no entry (nothing to serve). Asked of the row's columns rather than of ``figures``' map, which a
     filter on it would make Spark build twice per row (for the filter and for the entry), and
     interpreted (map_filter has no generated code)."""
     return reduce(or_, (F.col(name).isNotNull() for name in names))
 
 
-def _entry(family: KeyFamily, parts: dict[str, Column], fields: Column | None = None,
-           scores: Column | None = None) -> list[Column]:
-    """The columns of an entry row: ``family`` (its name), ``parts`` (the key parts), and its
-    value as ``fields`` (hash fields, text) or ``scores`` (sorted-set scores), the other null."""
+def document(family: KeyFamily, parts: dict[str, Column], value: Column) -> Column:
+    """The entry's JSON document, as ``KeyFamily.document`` makes it: the key parts, then
+    ``value`` under the family's ``value_name``."""
+    return F.to_json(F.struct(*(part.cast("string").alias(name) for name, part in parts.items()),
+                              value.alias(family.value_name)))
+
+
+def _entry(family: KeyFamily, parts: dict[str, Column], body: Column) -> list[Column]:
+    """The columns of an entry row: ``family`` (its name), ``parts`` (the key parts, text) and
+    ``document`` (the JSON ``body``)."""
     return [F.lit(family.name).alias("family"),
             F.create_map(*chain.from_iterable((F.lit(name), part.cast("string")) for name, part in parts.items()))
             .alias("parts"),
-            (fields if fields is not None else F.lit(None).cast("map<string,string>")).alias("fields"),
-            (scores if scores is not None else F.lit(None).cast("map<string,double>")).alias("scores")]
+            body.alias("document")]
 
 
 def meter_day_entries(day: date, meter_daily: DataFrame, latest: bool = True) -> DataFrame:
-    """Each meter's day and, when ``day`` is the newest published, its latest day (the same
-    figures plus the date). The figures are made once per meter for both entries: a projection,
-    then one row per entry (Spark does not inline a projection's map into the two entries that
-    use it, which would make it twice)."""
-    iso = F.lit(day.isoformat())
-    meter = F.col("meter_id")
+    """Each meter's day and, when ``day`` is the newest published, its latest day: the same
+    document under two keys, made once per meter (a projection, then one row per entry)."""
+    parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
+    documents = meter_daily.where(has_figures(METER_FIGURES)).select(
+        "meter_id", document(cache_keys.METER_DAILY, parts, figures(meter_daily, METER_FIGURES)).alias("body"))
+    daily = documents.select(*_entry(cache_keys.METER_DAILY, parts, F.col("body")))
     if not latest:
-        return meter_daily.where(has_figures(METER_FIGURES)).select(
-            *_entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, figures(meter_daily, METER_FIGURES)))
-    daily = _entry(cache_keys.METER_DAILY, {"meter_id": meter, "date": iso}, F.col("figures"))
-    latest_entry = _entry(cache_keys.METER_LATEST, {"meter_id": meter},
-                          F.map_concat(F.col("figures"), F.create_map(F.lit("date"), iso)))
-    with_figures = meter_daily.select("meter_id", figures(meter_daily, METER_FIGURES).alias("figures"))
-    entries = with_figures.select(F.explode(F.array(
-        F.when(F.size("figures") > 0, F.struct(*daily)), F.struct(*latest_entry))).alias("entry"))
-    return entries.where(F.col("entry").isNotNull()).select("entry.*")
+        return daily
+    return daily.unionByName(documents.select(*_entry(cache_keys.METER_LATEST, {"meter_id": F.col("meter_id")},
+                                                      F.col("body"))))
+
+
+def _sorted_map(entries: Column) -> Column:
+    """A map from an array of (key, value) structs, its keys in order: the document lists them so."""
+    return F.map_from_entries(F.array_sort(entries))
 
 
 def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
@@ -114,19 +119,19 @@ def meter_hour_entries(day: date, meter_hourly: DataFrame) -> DataFrame:
         "meter_id", F.concat(hour, F.when(repeated, F.lit("b")).otherwise(F.lit(""))).alias("hour"),
         F.col("kwh_import").cast("string").alias("kwh_import"))
     hours = (named.where(F.col("kwh_import").isNotNull()).groupBy("meter_id")
-             .agg(F.map_from_entries(F.collect_list(F.struct("hour", "kwh_import"))).alias("hours")))
+             .agg(_sorted_map(F.collect_list(F.struct("hour", "kwh_import"))).alias("hours")))
     parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
-    return hours.select(*_entry(cache_keys.METER_HOURLY, parts, F.col("hours")))
+    return hours.select(*_entry(cache_keys.METER_HOURLY, parts, document(cache_keys.METER_HOURLY, parts,
+                                                                          F.col("hours"))))
 
 
 def meter_tou_entries(day: date, tou_daily: DataFrame) -> DataFrame:
-    """Each meter's kWh imported per time-of-use band of the day, ``{"peak": "4.250", ...}``,
+    """Each meter's kWh imported per time-of-use band of the day, ``{"off_peak": "8.250", ...}``,
     bands without kWh left out."""
     bands = (tou_daily.where(F.col("kwh_import").isNotNull()).groupBy("meter_id")
-             .agg(F.map_from_entries(F.collect_list(F.struct("band", F.col("kwh_import").cast("string"))))
-                  .alias("bands")))
+             .agg(_sorted_map(F.collect_list(F.struct("band", F.col("kwh_import").cast("string")))).alias("bands")))
     parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
-    return bands.select(*_entry(cache_keys.METER_TOU, parts, F.col("bands")))
+    return bands.select(*_entry(cache_keys.METER_TOU, parts, document(cache_keys.METER_TOU, parts, F.col("bands"))))
 
 
 def meter_month_entries(day: date, meter_monthly: DataFrame) -> DataFrame:
@@ -134,45 +139,52 @@ def meter_month_entries(day: date, meter_monthly: DataFrame) -> DataFrame:
     figures and the month it is of."""
     month = F.create_map(F.lit("month"), F.lit(day.strftime("%Y-%m")))
     parts = {"meter_id": F.col("meter_id"), "date": F.lit(day.isoformat())}
-    return meter_monthly.where(has_figures(MONTH_FIGURES)).select(
-        *_entry(cache_keys.METER_MONTH, parts, F.map_concat(figures(meter_monthly, MONTH_FIGURES), month)))
+    body = document(cache_keys.METER_MONTH, parts, F.map_concat(figures(meter_monthly, MONTH_FIGURES), month))
+    return meter_monthly.where(has_figures(MONTH_FIGURES)).select(*_entry(cache_keys.METER_MONTH, parts, body))
 
 
 def area_day_entries(day: date, areas: dict[str, DataFrame]) -> DataFrame:
     """Each feeder's, substation's and region's totals of the day."""
-    frames = [areas[level].where(has_figures(AREA_FIGURES)).select(*_entry(cache_keys.AREA_DAILY, {
-        "level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())},
-        figures(areas[level], AREA_FIGURES))) for level, column, _ in AREAS]
-    return frames[0].unionByName(frames[1]).unionByName(frames[2])
+    def entries(level: str, column: str) -> DataFrame:
+        parts = {"level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())}
+        body = document(cache_keys.AREA_DAILY, parts, figures(areas[level], AREA_FIGURES))
+        return areas[level].where(has_figures(AREA_FIGURES)).select(*_entry(cache_keys.AREA_DAILY, parts, body))
+
+    return reduce(DataFrame.unionByName, (entries(level, column) for level, column, _ in AREAS))
 
 
 def top_consumers(meter_daily: DataFrame, area_column: str, top_n: int) -> DataFrame:
-    """The ``top_n`` meters of each area by kWh imported that day (ties broken by meter id)."""
+    """The ``top_n`` meters of each area by kWh imported that day, largest first (ties by meter
+    id): ``meters``, an array of (meter_id, kwh_import)."""
     rank = Window.partitionBy(area_column).orderBy(F.col("kwh_import").desc(), F.col("meter_id"))
     ranked = (meter_daily.where(F.col(area_column).isNotNull() & F.col("kwh_import").isNotNull())
               .withColumn("rank", F.row_number().over(rank)).where(F.col("rank") <= top_n))
-    return ranked.groupBy(area_column).agg(F.map_from_entries(F.collect_list(
-        F.struct("meter_id", F.col("kwh_import").cast("double")))).alias("scores"))
+    in_rank_order = F.array_sort(F.collect_list(F.struct(
+        "rank", "meter_id", F.col("kwh_import").cast("double").alias("kwh_import"))))
+    return ranked.groupBy(area_column).agg(
+        F.transform(in_rank_order, lambda top: F.struct(top["meter_id"].alias("meter_id"),
+                                                        top["kwh_import"].alias("kwh_import"))).alias("meters"))
 
 
 def cache_entries(day: date, meter_daily: DataFrame, meter_hourly: DataFrame, areas: dict[str, DataFrame],
                   top_n: int, latest: bool = True, tou_daily: DataFrame | None = None,
                   meter_monthly: DataFrame | None = None) -> DataFrame:
     """Every cache entry of ``day`` as entry rows (see ``_entry``), built in Spark. An entry needs a
-    figure (Redis stores no empty hash): a meter's or an area's day without one, or a meter
-    without a single hour's kWh, has none; ``meter_latest`` only if ``latest``; time-of-use
-    bands and the month to date from ``tou_daily`` and ``meter_monthly`` when given."""
-    iso = F.lit(day.isoformat())
-    tops = [top_consumers(meter_daily, column, top_n).select(*_entry(
-        cache_keys.AREA_TOP_CONSUMERS, {"level": F.lit(level), "area_id": F.col(column), "date": iso},
-        scores=F.col("scores"))) for level, column in TOP_CONSUMER_AREAS]
-    entries = (meter_day_entries(day, meter_daily, latest).unionByName(meter_hour_entries(day, meter_hourly))
-               .unionByName(area_day_entries(day, areas)).unionByName(tops[0]).unionByName(tops[1]))
+    figure: a meter's or an area's day without one, or a meter without a single hour's kWh, has
+    none; ``meter_latest`` only if ``latest``; time-of-use bands and the month to date from
+    ``tou_daily`` and ``meter_monthly`` when given."""
+    def tops(level: str, column: str) -> DataFrame:
+        parts = {"level": F.lit(level), "area_id": F.col(column), "date": F.lit(day.isoformat())}
+        body = document(cache_keys.AREA_TOP_CONSUMERS, parts, F.col("meters"))
+        return top_consumers(meter_daily, column, top_n).select(*_entry(cache_keys.AREA_TOP_CONSUMERS, parts, body))
+
+    frames = [meter_day_entries(day, meter_daily, latest), meter_hour_entries(day, meter_hourly),
+              area_day_entries(day, areas), *(tops(level, column) for level, column in TOP_CONSUMER_AREAS)]
     if tou_daily is not None:
-        entries = entries.unionByName(meter_tou_entries(day, tou_daily))
+        frames.append(meter_tou_entries(day, tou_daily))
     if meter_monthly is not None:
-        entries = entries.unionByName(meter_month_entries(day, meter_monthly))
-    return entries
+        frames.append(meter_month_entries(day, meter_monthly))
+    return reduce(DataFrame.unionByName, frames)
 
 
 def redis_key(version: str, prefix: str) -> Column:
@@ -191,11 +203,10 @@ def redis_key(version: str, prefix: str) -> Column:
 
 def queued_copy() -> Column:
     """Each entry row's durable copy as the write-behind stream carries it (JSON of family, parts
-    and value, as WriteBehindQueue writes it and jobs/stores/cache_writeback.py reads it); null for a
-    family without copies of its own (``has_durable_copy``)."""
-    def copy(value: str) -> Column:
-        return F.to_json(F.struct("family", "parts", F.col(value).alias("value")))
-    return F.when(_has_durable_copy(), F.when(F.col("scores").isNull(), copy("fields")).otherwise(copy("scores")))
+    and value, the document as text, as WriteBehindQueue writes it and
+    jobs/stores/cache_writeback.py reads it); null for a family without copies of its own
+    (``has_durable_copy``)."""
+    return F.when(_has_durable_copy(), F.to_json(F.struct("family", "parts", F.col("document").alias("value"))))
 
 
 def _per_family(column: Callable[[KeyFamily], Column]) -> Column:
@@ -219,28 +230,27 @@ def durable_rows(entries: DataFrame, version: str) -> DataFrame:
     """The ``cache_entries`` rows of entry rows published under ``version``: the Spark form of
     DurableCopies' rows (jobs/stores/cache_durable.py), named by the family's ``durable_month``,
     ``durable_tag`` and ``durable_item`` (schemas/cache_keys.py) and the tag's ``cache_bucket``
-    (schemas/cassandra.py), the value as JSON.
+    (schemas/cassandra.py), the value the entry's document.
 
     No column holds the time of writing (Cassandra keeps it: ``WRITETIME(value)``). A
     ``current_timestamp()`` here became a literal in the stage's generated code, new with every
     publish: Spark compiled its projection again each time, and the JVM ran it interpreted and
     compiled it anew."""
-    value = F.when(F.col("scores").isNotNull(), F.to_json("scores")).otherwise(F.to_json("fields"))
     tagged = entries.where(_has_durable_copy()).select(
-        "family", "parts", "scores", "fields", _per_family(lambda family: _joined_parts(family.tag_parts)).alias("tag"))
+        "family", "parts", "document", _per_family(lambda family: _joined_parts(family.tag_parts)).alias("tag"))
     return tagged.select(
         "family", F.substring(F.col("parts")["date"], 1, 7).alias("month"),
         (F.crc32(F.col("tag").cast("binary")) % CACHE_BUCKETS).cast("int").alias("bucket"), "tag",
         _per_family(lambda family: _joined_parts(family.item_parts)).alias("item"), F.lit(version).alias("version"),
-        value.alias("value"))
+        F.col("document").alias("value"))
 
 
 def redis_rows(entries: DataFrame, version: str, prefix: str, ttl_s: int, family_ttl_s: Mapping[str, int],
                queued: bool) -> DataFrame:
     """Entry rows as the Redis writer takes them: ``key`` under ``version``, ``ttl_s`` (the
-    family's own or ``ttl_s``), ``fields``, ``scores`` and, when the durable copies are
-    ``queued`` behind (write-behind), ``copy`` (else null)."""
+    family's own or ``ttl_s``), ``document`` and, when the durable copies are ``queued`` behind
+    (write-behind), ``copy`` (else null)."""
     ttl = _per_family(lambda family: F.lit(family_ttl_s.get(family.name, ttl_s)).cast("long"))
     copy = queued_copy() if queued else F.lit(None).cast("string")
-    return entries.select(redis_key(version, prefix).alias("key"), ttl.alias("ttl_s"), "fields", "scores",
+    return entries.select(redis_key(version, prefix).alias("key"), ttl.alias("ttl_s"), "document",
                           copy.alias("copy"))

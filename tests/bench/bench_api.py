@@ -30,7 +30,7 @@ from jobs.stores.cache_versions import CacheEntry, CachePublisher
 from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import cassandra_session, open_redis
 from jobs.stores.hot_keys import server_stats
-from schemas.cache_keys import METER_DAILY, METER_HOURLY
+from schemas.cache_keys import METER_DAILY, METER_HOURLY, KeyFamily
 
 METERS = 10_000
 DAY = date(2024, 5, 6)
@@ -96,7 +96,10 @@ def main() -> None:
     with cassandra_session(settings) as session:
         apply_schema(session, settings)
     client = open_redis(settings.redis)
-    entries = [CacheEntry(METER_DAILY, {"meter_id": f"MTR-{n:07d}", "date": DAY.isoformat()}, FIGURES)
+    def entry(family: KeyFamily, parts: dict[str, str], value: dict[str, str]) -> CacheEntry:
+        return CacheEntry(family, parts, family.document(parts, value))
+
+    entries = [entry(METER_DAILY, {"meter_id": f"MTR-{n:07d}", "date": DAY.isoformat()}, FIGURES)
                for n in range(1, METERS + 1)]
     version, written = CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(DAY, entries)
     print(f"published {written:,} meter days as {version}", flush=True)
@@ -104,8 +107,8 @@ def main() -> None:
     env = {**os.environ, "GRIDLAKE_ENV": "local", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_API__KEY_HASHES": json.dumps({key_digest(KEY): ["*"]})}
     feed_days = [FEED_START + timedelta(days=n) for n in range(FEED_DAYS)]
-    hourly = [CacheEntry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": day.isoformat()},
-                         {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for day in feed_days]
+    hourly = [entry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": day.isoformat()},
+                    {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for day in feed_days]
     for entry in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
         CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(entry.parts["date"]),
                                                                              [entry])

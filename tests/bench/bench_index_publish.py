@@ -11,8 +11,8 @@ Measured in one run, on synthetic gold `meter_daily` rows built in Spark:
   for the same day (a rerun, which also retires the version it replaces); beside redis-py
   pipelining the very same payloads already serialised in the same batches (the client's
   limit, measured right before and after each publish; medians of five rounds, after a first
-  publish that warms the session's JVM) and `redis-benchmark` HSET with the
-  same pipeline depth and value size (the server's ceiling, halved: a key is HSET plus EXPIRE);
+  publish that warms the session's JVM) and `redis-benchmark` SET with the
+  same pipeline depth and value size (the server's ceiling: a key is one SET with its TTL);
   and write-through's other bound: the same entries' durable copies written into Cassandra by
   the connector alone, without Redis (one row per key of a family that has them: not
   `meter_latest`, whose misses read `meter_daily`'s copies).
@@ -120,37 +120,31 @@ def index_bench(spark, settings: Settings, gold, count: int) -> None:  # noqa: A
           f"pre-serialised docs: {bulk_rate:,.0f} docs/s; ratio {index_rate / bulk_rate:.2f} (target >= 0.7)", flush=True)
 
 
-def payloads(entries: list[CacheEntry], prefix: str) -> list[tuple[str, str, dict]]:
-    """The keys and values of ``entries`` already serialised: what the client limit sends."""
-    return [(entry.family.key("v-raw", prefix, **entry.parts), entry.family.redis_type,
-             {f: float(v) for f, v in entry.value.items()} if entry.family.redis_type == "zset"
-             else {f: str(v) for f, v in entry.value.items()}) for entry in entries]
+def payloads(entries: list[CacheEntry], prefix: str) -> list[tuple[str, str]]:
+    """The keys and documents of ``entries`` already serialised: what the client limit sends."""
+    return [(entry.family.key("v-raw", prefix, **entry.parts), entry.value) for entry in entries]
 
 
-def redis_py_limit(client, serialised: list[tuple[str, str, dict]], batch_size: int) -> float:  # noqa: ANN001
+def redis_py_limit(client, serialised: list[tuple[str, str]], batch_size: int) -> float:  # noqa: ANN001
     """keys/s of redis-py pipelining the pre-serialised payloads: same commands, same batches."""
     started = time.perf_counter()
     for offset in range(0, len(serialised), batch_size):
         pipe = client.pipeline(transaction=False)
-        for key, kind, mapping in serialised[offset:offset + batch_size]:
-            if kind == "zset":
-                pipe.zadd(key, mapping)
-            else:
-                pipe.hset(key, mapping=mapping)
-            pipe.expire(key, 600)
+        for key, document in serialised[offset:offset + batch_size]:
+            pipe.set(key, document, ex=600)
         pipe.execute()
     return len(serialised) / (time.perf_counter() - started)
 
 
 def server_limit(client, depth: int, value_bytes: int) -> float | None:  # noqa: ANN001
-    """HSET requests/s of `redis-benchmark` on the same server, pipeline depth and value size."""
+    """SET requests/s of `redis-benchmark` on the same server, pipeline depth and value size."""
     if not shutil.which("redis-benchmark"):
         return None
     kwargs = client.connection_pool.connection_kwargs
     argv = ["redis-benchmark", "-h", kwargs.get("host", "127.0.0.1"), "-p", str(kwargs.get("port", 6379)),
-            "-t", "hset", "-n", "400000", "-r", "1000000", "-P", str(depth), "-d", str(value_bytes), "--csv"]
+            "-t", "set", "-n", "400000", "-r", "1000000", "-P", str(depth), "-d", str(value_bytes), "--csv"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=300).stdout
-    rows = [line.split(",") for line in out.splitlines() if line.startswith('"HSET')]
+    rows = [line.split(",") for line in out.splitlines() if line.startswith('"SET')]
     return float(rows[-1][1].strip('"')) if rows else None
 
 
@@ -174,10 +168,9 @@ def clear_all_but_live(client, prefix: str) -> None:  # noqa: ANN001
     unlink(client, [key for key in client.scan_iter(match=f"{prefix}:*", count=5000) if not key.startswith(keep)])
 
 
-def entry_of(family: str, parts: dict, fields: dict | None, scores: dict | None) -> CacheEntry:
+def entry_of(family: str, parts: dict, document: str) -> CacheEntry:
     """The CacheEntry of one entry row (the limit's payloads come from the same rows)."""
-    kind = FAMILIES[family]
-    return CacheEntry(kind, parts, scores if kind.redis_type == "zset" else fields)
+    return CacheEntry(FAMILIES[family], parts, document)
 
 
 def durable_copies_limit(entries, settings: Settings, rounds: int) -> tuple[int, float]:  # noqa: ANN001
@@ -252,14 +245,12 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int, rounds: int)
         durable_copies, durable_s = durable_copies_limit(entries, scratch, rounds)
     drop(scratch)
     clear_namespace(client, prefix)
-    hashes = [mapping for _, kind, mapping in serialised if kind == "hash"]
-    value_bytes = round(sum(len(f) + len(v) for m in hashes for f, v in m.items()) / len(hashes))
-    server_rps = server_limit(client, depth=2 * batch_size, value_bytes=value_bytes)
+    value_bytes = round(sum(len(document) for _, document in serialised) / len(serialised))
+    server_keys = server_limit(client, depth=batch_size, value_bytes=value_bytes)
 
-    print(f"cache publish from gold ({keys:,} keys, batches of {batch_size}, 2 commands per key, "
+    print(f"cache publish from gold ({keys:,} keys, batches of {batch_size}, one SET per key, "
           f"hiredis {'on' if HIREDIS_AVAILABLE else 'off'}; medians of {rounds} in a running session, whose "
           f"first publish, write-behind, took {keys / first:.1f} s = {first:,.0f} keys/s):")
-    server_keys = server_rps / 2 if server_rps else None
     for case, pairs in samples.items():
         by_ratio = sorted(pairs, key=lambda pair: pair[0] / pair[1])
         rate, client_rate = by_ratio[len(pairs) // 2]
@@ -273,9 +264,8 @@ def publish_bench(spark, settings: Settings, gold, batch_size: int, rounds: int)
     print(f"  the durable copies alone, written by the connector as write-through does: {durable_copies:,} rows "
           f"in {durable_s:.1f} s = {durable_copies / durable_s:,.0f} rows/s, a bound of {keys / durable_s:,.0f} "
           f"keys/s on write-through (its publish of a new day / this bound: {through * durable_s / keys:.2f})")
-    if server_rps:
-        print(f"  redis-benchmark HSET -P {2 * batch_size} -d {value_bytes}: {server_rps:,.0f} requests/s "
-              f"= {server_keys:,.0f} keys/s at 2 commands per key")
+    if server_keys:
+        print(f"  redis-benchmark SET -P {batch_size} -d {value_bytes}: {server_keys:,.0f} requests/s = keys/s")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Versioned publishes into the real Redis and Redis Cluster: flip, failure, retirement."""
 
+import json
 import threading
 import zlib
 from collections.abc import Iterator
@@ -22,9 +23,25 @@ PREFIX = "gridlake-test"
 DAY = date(2024, 10, 27)
 
 
+def meter_day(meter_id: str, day: date, **figures: float | str) -> CacheEntry:
+    """A meter's day as a publish stores it: its document of ``figures``."""
+    parts = {"meter_id": meter_id, "date": day.isoformat()}
+    return CacheEntry(METER_DAILY, parts, METER_DAILY.document(parts, figures))
+
+
 def meter_days(count: int, kwh: float) -> list[CacheEntry]:
-    return [CacheEntry(METER_DAILY, {"meter_id": f"M-{n:04d}", "date": DAY.isoformat()},
-                       {"kwh_import": kwh + n, "peak_kw": 2.5}) for n in range(count)]
+    return [meter_day(f"M-{n:04d}", DAY, kwh_import=kwh + n, peak_kw=2.5) for n in range(count)]
+
+
+def day_and_latest(meter_id: str, day: date, kwh: float | str) -> list[CacheEntry]:
+    """A meter's day and, with the same document, its latest day."""
+    daily = meter_day(meter_id, day, kwh_import=kwh)
+    return [daily, CacheEntry(METER_LATEST, {"meter_id": meter_id}, daily.value)]
+
+
+def figures(document: bytes | str | None) -> dict | None:
+    """The figures of a stored document (None when there is none)."""
+    return json.loads(document)["figures"] if document is not None else None
 
 
 @pytest.fixture(params=["single", "cluster"])
@@ -35,21 +52,21 @@ def client(request: pytest.FixtureRequest, services: Settings) -> Iterator[redis
         connection.delete(key)
 
 
-def read_meter(client, meter_id: str, day: date = DAY) -> dict[bytes, bytes]:
-    """What the API does: the day's pointer, then the key of that version."""
+def read_meter(client, meter_id: str, day: date = DAY) -> dict | None:
+    """What the API does: the day's pointer, then the key of that version; its figures."""
     version = client.get(day_pointer_key(day.isoformat(), PREFIX)).decode()
-    return client.hgetall(METER_DAILY.key(version, PREFIX, meter_id=meter_id, date=day.isoformat()))
+    return figures(client.get(METER_DAILY.key(version, PREFIX, meter_id=meter_id, date=day.isoformat())))
 
 
 def test_publish_flips_to_the_new_version_and_retires_the_old(client) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=7, prefix=PREFIX)
     first, _ = publisher.publish(DAY, meter_days(20, kwh=1.0))
-    assert read_meter(client, "M-0003") == {b"kwh_import": b"4.0", b"peak_kw": b"2.5"}
+    assert read_meter(client, "M-0003") == {"kwh_import": 4.0, "peak_kw": 2.5}
 
     second, written = publisher.publish(DAY, meter_days(20, kwh=10.0))
     assert written == 20
     assert publisher.live_version() == second != first
-    assert read_meter(client, "M-0003") == {b"kwh_import": b"13.0", b"peak_kw": b"2.5"}
+    assert read_meter(client, "M-0003") == {"kwh_import": 13.0, "peak_kw": 2.5}
     old_keys = [METER_DAILY.key(first, PREFIX, meter_id=f"M-{n:04d}", date=DAY.isoformat()) for n in range(20)]
     new_keys = [METER_DAILY.key(second, PREFIX, meter_id=f"M-{n:04d}", date=DAY.isoformat()) for n in range(20)]
     assert all(0 < client.ttl(key) <= 60 for key in old_keys), "the old version lingers only for the grace period"
@@ -80,24 +97,21 @@ def test_a_failure_before_the_flip_keeps_the_api_on_the_old_version(client) -> N
     with pytest.raises(OSError):
         publisher.publish(DAY, broken())
     assert publisher.live_version() == live
-    assert read_meter(client, "M-0002") == {b"kwh_import": b"3.0", b"peak_kw": b"2.5"}
+    assert read_meter(client, "M-0002") == {"kwh_import": 3.0, "peak_kw": 2.5}
 
 
 def test_an_older_day_is_served_by_its_own_pointer_and_never_moves_the_latest_back(client) -> None:
-    def meter_day(day: date, kwh: float) -> list[CacheEntry]:
-        return [CacheEntry(METER_DAILY, {"meter_id": "M-1", "date": day.isoformat()}, {"kwh_import": kwh}),
-                CacheEntry(METER_LATEST, {"meter_id": "M-1"}, {"kwh_import": kwh, "date": day.isoformat()})]
-
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
-    newest, _ = publisher.publish(DAY, meter_day(DAY, kwh=1.0))
-    backfilled, written = publisher.publish(DAY - timedelta(days=1), meter_day(DAY - timedelta(days=1), kwh=5.0))
+    newest, _ = publisher.publish(DAY, day_and_latest("M-1", DAY, kwh=1.0))
+    backfilled, written = publisher.publish(DAY - timedelta(days=1),
+                                            day_and_latest("M-1", DAY - timedelta(days=1), kwh=5.0))
 
     assert written == 1, "an older day writes no meter_latest"
     assert client.get(pointer_key(PREFIX)).decode() == newest
-    assert read_meter(client, "M-1") == {b"kwh_import": b"1.0"}
-    assert read_meter(client, "M-1", DAY - timedelta(days=1)) == {b"kwh_import": b"5.0"}
-    assert client.hgetall(METER_LATEST.key(newest, PREFIX, meter_id="M-1")) == {
-        b"kwh_import": b"1.0", b"date": DAY.isoformat().encode()}
+    assert read_meter(client, "M-1") == {"kwh_import": 1.0}
+    assert read_meter(client, "M-1", DAY - timedelta(days=1)) == {"kwh_import": 5.0}
+    assert json.loads(client.get(METER_LATEST.key(newest, PREFIX, meter_id="M-1"))) == {
+        "meter_id": "M-1", "date": DAY.isoformat(), "figures": {"kwh_import": 1.0}}
     assert client.ttl(METER_DAILY.key(newest, PREFIX, meter_id="M-1", date=DAY.isoformat())) > 60, \
         "the newest day's version stays: it is still its day's live version"
     assert 0 < client.ttl(day_pointer_key(DAY.isoformat(), PREFIX)) <= 3600, "a day's pointer goes with its keys"
@@ -110,13 +124,15 @@ def test_verify_refuses_an_incomplete_version(client) -> None:
         publisher.verify("v-partial", 6)
 
 
-def test_top_consumers_are_a_sorted_set(client) -> None:
+def test_a_document_is_stored_as_its_bytes(client) -> None:
+    parts = {"level": "feeder", "area_id": "F-12", "date": DAY.isoformat()}
+    ranked = [{"meter_id": "M-2", "kwh_import": 30.25}, {"meter_id": "M-1", "kwh_import": 12.5}]
+    document = AREA_TOP_CONSUMERS.document(parts, ranked)
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX)
-    version, _ = publisher.publish(DAY, [CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "F-12",
-                                                                      "date": DAY.isoformat()},
-                                                 {"M-1": 12.5, "M-2": 30.25, "M-3": 7.0})])
-    key = AREA_TOP_CONSUMERS.key(version, PREFIX, level="feeder", area_id="F-12", date=DAY.isoformat())
-    assert client.zrevrange(key, 0, 1, withscores=True) == [(b"M-2", 30.25), (b"M-1", 12.5)]
+    version, _ = publisher.publish(DAY, [CacheEntry(AREA_TOP_CONSUMERS, parts, document)])
+    stored = client.get(AREA_TOP_CONSUMERS.key(version, PREFIX, **parts))
+    assert stored == document.encode()
+    assert json.loads(stored) == {**parts, "meters": ranked}
 
 
 class CountingDurableCopies(DurableCopies):
@@ -144,13 +160,13 @@ def test_write_through_serves_a_miss_from_cassandra_once(client, durable) -> Non
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX, durable=durable)
     version, _ = publisher.publish(DAY, meter_days(3, kwh=1.5))
     reader = CacheReader(client, durable, ttl_s=3600, prefix=PREFIX)
-    assert reader.get_meter_daily("M-0001", DAY.isoformat()) == {"kwh_import": "2.5", "peak_kw": "2.5"}
+    assert figures(reader.get_meter_daily("M-0001", DAY.isoformat())) == {"kwh_import": 2.5, "peak_kw": 2.5}
     assert CountingDurableCopies.reads == 0, "a hit never touches Cassandra"
 
     client.delete(METER_DAILY.key(version, PREFIX, meter_id="M-0002", date=DAY.isoformat()))  # evicted
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda _: reader.get_meter_daily("M-0002", DAY.isoformat()), range(32)))
-    assert answers == [{"kwh_import": "3.5", "peak_kw": "2.5"}] * 32
+    assert [figures(answer) for answer in answers] == [{"kwh_import": 3.5, "peak_kw": 2.5}] * 32
     assert CountingDurableCopies.reads == 1, "32 identical misses, one Cassandra read"
     assert reader.get_meter_daily("M-0999", DAY.isoformat()) is None
 
@@ -159,42 +175,38 @@ def test_a_miss_serves_the_newest_day_as_latest_whichever_publish_wrote_cassandr
     """Two publishes of different days that both began before either flipped both write
     meter_latest; the older one writes Cassandra last. Redis follows the newer day, and so must
     a miss served from Cassandra (the meter's newest meter_daily copy, with its date)."""
-    def meter_day(day: date, kwh: str) -> list[CacheEntry]:
-        return [CacheEntry(METER_DAILY, {"meter_id": "M-0000", "date": day.isoformat()}, {"kwh_import": kwh}),
-                CacheEntry(METER_LATEST, {"meter_id": "M-0000"}, {"kwh_import": kwh, "date": day.isoformat()})]
-
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, prefix=PREFIX, durable=durable)
-    newer, _ = publisher.publish(DAY, meter_day(DAY, "9.5"))
+    newer, _ = publisher.publish(DAY, day_and_latest("M-0000", DAY, "9.5"))
     older_day = DAY - timedelta(days=1)
-    publisher.publish_with(older_day, lambda version: publisher.write(version, meter_day(older_day, "1.5")))
+    publisher.publish_with(older_day, lambda version: publisher.write(version, day_and_latest("M-0000", older_day,
+                                                                                               "1.5")))
     assert client.get(pointer_key(PREFIX)).decode() == newer
 
     client.delete(METER_LATEST.key(newer, PREFIX, meter_id="M-0000"))  # evicted
     reader = CacheReader(client, durable, ttl_s=3600, prefix=PREFIX)
-    assert reader.get(METER_LATEST, meter_id="M-0000") == {"kwh_import": "9.5", "date": DAY.isoformat()}
+    assert json.loads(reader.get(METER_LATEST, meter_id="M-0000")) == {
+        "meter_id": "M-0000", "date": DAY.isoformat(), "figures": {"kwh_import": "9.5"}}
     assert durable.read(METER_LATEST, {"meter_id": "M-0999"}) is None
 
 
 def test_a_miss_of_the_latest_day_looks_back_month_by_month(durable) -> None:
     """The copies are partitioned by month: a meter's latest day is found in the newest month
     that holds one of its days, however far back that is."""
-    def meter_day(meter: str, day: str, kwh: str) -> CacheEntry:
-        return CacheEntry(METER_DAILY, {"meter_id": meter, "date": day}, {"kwh_import": kwh})
-
-    durable.write("v20240930-a", [meter_day("M-0001", "2024-09-30", "4.5"), meter_day("M-0002", "2024-09-30", "7.5")])
-    durable.write("v20241027-b", [meter_day("M-0001", "2024-10-27", "9.5")])
-    assert durable.read(METER_LATEST, {"meter_id": "M-0001"}) == {"kwh_import": "9.5", "date": "2024-10-27"}
-    assert durable.read(METER_LATEST, {"meter_id": "M-0002"}) == {"kwh_import": "7.5", "date": "2024-09-30"}
+    september, october = date(2024, 9, 30), date(2024, 10, 27)
+    durable.write("v20240930-a", [meter_day("M-0001", september, kwh_import="4.5"),
+                                  meter_day("M-0002", september, kwh_import="7.5")])
+    durable.write("v20241027-b", [meter_day("M-0001", october, kwh_import="9.5")])
+    assert json.loads(durable.read(METER_LATEST, {"meter_id": "M-0001"})) == {
+        "meter_id": "M-0001", "date": "2024-10-27", "figures": {"kwh_import": "9.5"}}
+    assert json.loads(durable.read(METER_LATEST, {"meter_id": "M-0002"}))["date"] == "2024-09-30"
     assert durable.read(METER_LATEST, {"meter_id": "M-0003"}) is None
-    assert durable.read(METER_DAILY, {"meter_id": "M-0002", "date": "2024-09-30"}) == {"kwh_import": "7.5"}
+    assert figures(durable.read(METER_DAILY, {"meter_id": "M-0002", "date": "2024-09-30"})) == {"kwh_import": "7.5"}
 
 
 def test_each_key_family_gets_its_configured_lifetime(client) -> None:
     publisher = CachePublisher(client, ttl_s=8 * 86400, grace_s=60, prefix=PREFIX,
                                family_ttl_s={"meter_latest": 2 * 86400})
-    version, _ = publisher.publish(DAY, [
-        CacheEntry(METER_DAILY, {"meter_id": "M-1", "date": DAY.isoformat()}, {"kwh_import": 1}),
-        CacheEntry(METER_LATEST, {"meter_id": "M-1"}, {"kwh_import": 1, "date": DAY.isoformat()})])
+    version, _ = publisher.publish(DAY, day_and_latest("M-1", DAY, kwh=1))
     daily_ttl = client.ttl(METER_DAILY.key(version, PREFIX, meter_id="M-1", date=DAY.isoformat()))
     latest_ttl = client.ttl(METER_LATEST.key(version, PREFIX, meter_id="M-1"))
     assert 8 * 86400 - 60 < daily_ttl <= 8 * 86400
@@ -204,15 +216,15 @@ def test_each_key_family_gets_its_configured_lifetime(client) -> None:
 def test_a_reader_during_publishes_sees_only_whole_versions(client) -> None:
     publisher = CachePublisher(client, ttl_s=3600, grace_s=60, batch_size=3, prefix=PREFIX)
     publisher.publish(DAY, meter_days(10, kwh=0.0))
-    seen: list[tuple[bytes, bytes]] = []
+    seen: list[tuple[dict | None, dict | None]] = []
     stop = threading.Event()
 
     def read_two_meters() -> None:
         """One API answer: the pointer once, then two meters of that version."""
         while not stop.is_set():
             version = client.get(day_pointer_key(DAY.isoformat(), PREFIX)).decode()
-            first, last = (client.hget(METER_DAILY.key(version, PREFIX, meter_id=m, date=DAY.isoformat()),
-                                       "kwh_import") for m in ("M-0000", "M-0009"))
+            first, last = (figures(client.get(METER_DAILY.key(version, PREFIX, meter_id=m, date=DAY.isoformat())))
+                           for m in ("M-0000", "M-0009"))
             seen.append((first, last))
 
     reader = threading.Thread(target=read_two_meters)
@@ -226,4 +238,4 @@ def test_a_reader_during_publishes_sees_only_whole_versions(client) -> None:
     assert seen
     for first, last in seen:
         assert first is not None and last is not None, "a reader never finds a key missing"
-        assert float(last) - float(first) == 9, "both keys of one answer come from the same version"
+        assert last["kwh_import"] - first["kwh_import"] == 9, "both keys of one answer come from the same version"

@@ -60,11 +60,12 @@ def test_versions_that_are_not_live_get_the_grace_period(services: Settings) -> 
     client.set(pointer_key(prefix), "vlive")
     client.set(day_pointer_key("2024-10-27", prefix), "vlive")
     client.set(day_pointer_key("2024-10-20", prefix), "vbackfilled")  # an older day, published later
-    client.hset(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "1.0")
-    client.hset(f"{prefix}:vbackfilled:meter_daily:{{M-1}}:2024-10-20", "kwh_import", "0.5")
-    client.hset(f"{prefix}:vorphan:meter_daily:{{M-1}}:2024-10-27", "kwh_import", "2.0")  # never flipped, no TTL
-    client.hset(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27", "kwh_import", "3.0")
-    client.hset(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", "kwh_import", "4.0")
+    client.set(f"{prefix}:vlive:meter_daily:{{M-1}}:2024-10-27", '{"figures": {"kwh_import": "1.0"}}')
+    client.set(f"{prefix}:vbackfilled:meter_daily:{{M-1}}:2024-10-20", '{"figures": {"kwh_import": "0.5"}}')
+    # never flipped, no TTL:
+    client.set(f"{prefix}:vorphan:meter_daily:{{M-1}}:2024-10-27", '{"figures": {"kwh_import": "2.0"}}')
+    client.set(f"{prefix}:vorphan:meter_daily:{{M-2}}:2024-10-27", '{"figures": {"kwh_import": "3.0"}}')
+    client.set(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", '{"figures": {"kwh_import": "4.0"}}')
     client.expire(f"{prefix}:vretired:meter_daily:{{M-1}}:2024-10-26", 30)  # already expiring sooner
 
     assert expire_stale_cache_versions(client, settings) == {"vorphan": 2}

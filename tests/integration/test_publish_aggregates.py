@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
+from builders.cache import stored_value
 from jobs.stages import publish as publish_aggregates
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import FAMILIES
@@ -23,6 +25,7 @@ from jobs.stores.clients import cache_client, cassandra_session
 from jobs.runtime.config import Settings
 from jobs.stores.lake import LakeTableRef
 from schemas import cache_keys, gold
+from schemas.cache_keys import KeyFamily
 from schemas.lake import LakeTable
 
 DAY = date(2024, 10, 27)  # Europe/Tirane falls back: 02:00-03:00 local happens twice
@@ -89,27 +92,33 @@ def reader(published: Settings) -> Iterator[CacheReader]:
                           ttl_s=3600, prefix=published.cache.prefix)
 
 
+def read(reader: CacheReader, family: KeyFamily, **parts: str) -> Any:
+    """The figures of an entry as the reader serves it."""
+    return stored_value(family, reader.get(family, **parts))
+
+
 def test_meter_day_is_served_as_published(reader: CacheReader) -> None:
-    assert reader.get_meter_daily("M-1", "2024-10-27") == {
-        "kwh_import": "12.345", "peak_kw": "3.200", "peak_at": "2024-10-27T17:45:00"}
+    assert json.loads(reader.get_meter_daily("M-1", "2024-10-27")) == {"meter_id": "M-1", "date": "2024-10-27",
+        "figures": {"kwh_import": "12.345", "peak_kw": "3.200", "peak_at": "2024-10-27T17:45:00"}}
 
 
 def test_the_repeated_dst_hour_keeps_both_readings(reader: CacheReader) -> None:
-    hours = reader.get(cache_keys.METER_HOURLY, meter_id="M-1", date="2024-10-27")
-    assert hours == {"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}
+    hours = read(reader, cache_keys.METER_HOURLY, meter_id="M-1", date="2024-10-27")
+    assert list(hours.items()) == [("00", "0.100"), ("01", "0.200"), ("02", "0.300"), ("02b", "0.400"),
+                                   ("03", "0.500")], "in the order of the day"
 
 
 def test_top_consumer_and_area_totals(reader: CacheReader) -> None:
-    assert reader.get(cache_keys.AREA_TOP_CONSUMERS, level="feeder", area_id="F-1", date="2024-10-27") == {
-        "M-2": 30.0}
-    assert reader.get(cache_keys.AREA_DAILY, level="region", area_id="R-1", date="2024-10-27") == {
+    assert read(reader, cache_keys.AREA_TOP_CONSUMERS, level="feeder", area_id="F-1", date="2024-10-27") == [
+        {"meter_id": "M-2", "kwh_import": 30.0}]
+    assert read(reader, cache_keys.AREA_DAILY, level="region", area_id="R-1", date="2024-10-27") == {
         "kwh_import": "42.345", "meter_count": "2", "meters_expected": "2"}
 
 
 def test_time_of_use_and_the_month_to_date_are_published(reader: CacheReader) -> None:
-    assert reader.get(cache_keys.METER_TOU, meter_id="M-1", date="2024-10-27") == {
+    assert read(reader, cache_keys.METER_TOU, meter_id="M-1", date="2024-10-27") == {
         "peak": "4.345", "off_peak": "8.000"}
-    assert reader.get(cache_keys.METER_MONTH, meter_id="M-1", date="2024-10-27") == {
+    assert read(reader, cache_keys.METER_MONTH, meter_id="M-1", date="2024-10-27") == {
         "kwh_import": "301.500", "days_with_data": "27", "month": "2024-10"}
 
 
@@ -127,19 +136,15 @@ def test_write_through_stores_the_durable_copies_of_this_version(published: Sett
         family = FAMILIES[copy.family]
         parts = {**dict(zip(family.tag_parts, copy.tag.split(":"))), **dict(zip(family.item_parts, [copy.item]))}
         key = family.key(live, published.cache.prefix, **parts)
-        if family.redis_type == "zset":
-            in_redis = {member.decode(): score for member, score in client.zrange(key, 0, -1, withscores=True)}
-        else:
-            in_redis = {field.decode(): value.decode() for field, value in client.hgetall(key).items()}
-        assert json.loads(copy.value) == in_redis, key
-    hours = next(json.loads(c.value) for c in copies if (c.family, c.tag) == ("meter_hourly", "M-1"))
-    assert hours == {"00": "0.100", "01": "0.200", "02": "0.300", "02b": "0.400", "03": "0.500"}
+        assert copy.value.encode() == client.get(key), key
+    hours = next(c.value for c in copies if (c.family, c.tag) == ("meter_hourly", "M-1"))
+    assert stored_value(cache_keys.METER_HOURLY, hours) == {"00": "0.100", "01": "0.200", "02": "0.300",
+                                                            "02b": "0.400", "03": "0.500"}
     with cassandra_session(published) as session:
         durable = DurableCopies(session, published.cassandra.keyspace)
         for meter in ("M-1", "M-2"):
             key = cache_keys.METER_LATEST.key(live, published.cache.prefix, meter_id=meter)
-            in_redis = {field.decode(): value.decode() for field, value in client.hgetall(key).items()}
-            assert durable.read(cache_keys.METER_LATEST, {"meter_id": meter}) == in_redis, key
+            assert durable.read(cache_keys.METER_LATEST, {"meter_id": meter}).encode() == client.get(key), key
 
 
 def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
@@ -155,7 +160,7 @@ def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
     done = subprocess.run([str(Path(sys.executable).parent / "gridlake"), "cache", "get", "--meter", "M-2",
                            "--date", "2024-10-27", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"meter_id": "M-2", "date": "2024-10-27", "kwh_import": "30.000"}
+    assert json.loads(done.stdout) == {"meter_id": "M-2", "date": "2024-10-27", "figures": {"kwh_import": "30.000"}}
 
 
 def test_a_refused_write_fails_the_publish_before_the_flip(published: Settings, spark: SparkSession) -> None:

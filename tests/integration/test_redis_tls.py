@@ -3,21 +3,16 @@ project's service code, a gold date published through it and read back."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
@@ -28,8 +23,10 @@ from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import RedisUnavailable, cassandra_session, open_redis, redis_client
 from jobs.runtime.config import RedisTlsConf, Settings
 from jobs.stores.lake import LakeTableRef
+from jobs.devstack.local_pki import issue_local_pki
 from jobs.devstack.redis_server import RedisServer, ServerTls
 from schemas import cache_keys, gold
+from builders.cache import stored_value
 from builders.gold import meter_day, meter_daily
 
 DAY = date(2024, 10, 27)
@@ -44,49 +41,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-
-
-def _issue(name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, issuer_key: ec.EllipticCurvePrivateKey,
-           ca: bool, usage: ExtendedKeyUsageOID | None = None, ip: str | None = None) -> x509.Certificate:
-    now = datetime.now(timezone.utc)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-               .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if ip is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-                                        critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def throwaway_pki(folder: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, all PEM files."""
-    files = {name: folder / f"{name}.pem" for name in ("ca", "server", "server-key", "client", "client-key")}
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gridlake throwaway test CA")])
-    ca = _issue("gridlake throwaway test CA", ca_key, ca_name, ca_key, ca=True)
-    for role, usage, ip in (("server", ExtendedKeyUsageOID.SERVER_AUTH, "127.0.0.1"),
-                            ("client", ExtendedKeyUsageOID.CLIENT_AUTH, None)):
-        key = ec.generate_private_key(ec.SECP256R1())
-        certificate = _issue(f"gridlake test {role}", key, ca_name, ca_key, ca=False, usage=usage, ip=ip)
-        files[role].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, files[f"{role}-key"])
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return files
-
-
 @pytest.fixture(scope="module")
 def tls_redis(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A TLS-only Redis on a free loopback port, client certificates required, the default
     user off and one ACL user whose password exists only in these settings."""
     folder = tmp_path_factory.mktemp("redis-tls")
-    pki = throwaway_pki(folder)
+    pki = issue_local_pki(folder, days=1)
     settings = services.model_copy(deep=True)
     settings.state_dir = folder / "state"
     settings.lake.root = str(folder / "lake")
@@ -131,9 +91,11 @@ def published(tls_redis: Settings, spark: SparkSession) -> Iterator[Settings]:
 def test_a_gold_date_is_published_and_read_back_over_tls(published: Settings) -> None:
     with cassandra_session(published) as session:
         reader = CacheReader(redis_client(published), DurableCopies(session, KEYSPACE), ttl_s=3600, prefix=PREFIX)
-        assert reader.get_meter_daily("M-T1", "2024-10-27") == {"kwh_import": "12.345", "completeness": "1.0000"}
-        assert reader.get(cache_keys.AREA_TOP_CONSUMERS, level="feeder", area_id="F-T", date="2024-10-27") == {
-            "M-T1": 12.345, "M-T2": 7.5}
+        assert stored_value(cache_keys.METER_DAILY, reader.get_meter_daily("M-T1", "2024-10-27")) == {
+            "kwh_import": "12.345", "completeness": "1.0000"}
+        top = reader.get(cache_keys.AREA_TOP_CONSUMERS, level="feeder", area_id="F-T", date="2024-10-27")
+        assert stored_value(cache_keys.AREA_TOP_CONSUMERS, top) == [{"meter_id": "M-T1", "kwh_import": 12.345},
+                                                                    {"meter_id": "M-T2", "kwh_import": 7.5}]
 
 
 def test_the_writeback_worker_takes_its_credentials_from_the_environment(published: Settings) -> None:
@@ -149,8 +111,8 @@ def test_the_writeback_worker_takes_its_credentials_from_the_environment(publish
     assert done.returncode == 0, done.stderr[-2000:]
     with cassandra_session(published) as session:
         durable = DurableCopies(session, KEYSPACE)
-        assert durable.read(cache_keys.METER_DAILY, {"meter_id": "M-T2", "date": "2024-10-27"}) == {
-            "kwh_import": "7.500", "completeness": "0.9500"}
+        copy = durable.read(cache_keys.METER_DAILY, {"meter_id": "M-T2", "date": "2024-10-27"})
+        assert stored_value(cache_keys.METER_DAILY, copy) == {"kwh_import": "7.500", "completeness": "0.9500"}
 
 
 @pytest.mark.parametrize(("username", "password", "as_user", "hint"), [

@@ -27,7 +27,7 @@ from jobs.stores.cache_versions import CacheEntry, CachePublisher
 from jobs.stores.clients import cassandra_session, elasticsearch_client, open_redis
 from schemas.search import index_template
 from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, METER_MONTH,
-                                METER_TOU)
+                                METER_TOU, KeyFamily)
 
 PREFIX = "gridlake-api-test"
 SEARCH_ALIAS = "gridlake-api-test-meters"
@@ -47,22 +47,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def entry(family: KeyFamily, parts: dict[str, str], value: object) -> CacheEntry:
+    """An entry as a publish stores it: its document of ``value``."""
+    return CacheEntry(family, parts, family.document(parts, value))
+
+
 def day_entries(day: date, kwh_a: float) -> list[CacheEntry]:
     """A small published day: two meters, their hours, a feeder and its top consumers."""
     iso = day.isoformat()
+    meter_a = entry(METER_DAILY, {"meter_id": "MTR-A", "date": iso},
+                    {"kwh_import": f"{kwh_a:.3f}", "peak_kw": "2.500", "peak_at": f"{iso}T18:00:00"})
     return [
-        CacheEntry(METER_DAILY, {"meter_id": "MTR-A", "date": iso},
-                   {"kwh_import": f"{kwh_a:.3f}", "peak_kw": "2.500", "peak_at": f"{iso}T18:00:00"}),
-        CacheEntry(METER_DAILY, {"meter_id": "MTR-B", "date": iso}, {"kwh_import": "7.000", "peak_kw": "1.000"}),
-        CacheEntry(METER_HOURLY, {"meter_id": "MTR-A", "date": iso}, {"00": "0.250", "01": "0.500"}),
-        CacheEntry(METER_LATEST, {"meter_id": "MTR-A"}, {"kwh_import": f"{kwh_a:.3f}", "date": iso}),
-        CacheEntry(METER_TOU, {"meter_id": "MTR-A", "date": iso}, {"peak": "1.000", "off_peak": f"{kwh_a - 1:.3f}"}),
-        CacheEntry(METER_MONTH, {"meter_id": "MTR-A", "date": iso},
-                   {"kwh_import": f"{kwh_a * 10:.3f}", "month": iso[:7]}),
-        CacheEntry(AREA_DAILY, {"level": "feeder", "area_id": "FDR-1", "date": iso},
-                   {"kwh_import": f"{kwh_a + 7:.3f}", "meter_count": "2"}),
-        CacheEntry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "FDR-1", "date": iso},
-                   {"MTR-A": kwh_a, "MTR-B": 7.0}),
+        meter_a,
+        entry(METER_DAILY, {"meter_id": "MTR-B", "date": iso}, {"kwh_import": "7.000", "peak_kw": "1.000"}),
+        entry(METER_HOURLY, {"meter_id": "MTR-A", "date": iso}, {"00": "0.250", "01": "0.500"}),
+        CacheEntry(METER_LATEST, {"meter_id": "MTR-A"}, meter_a.value),
+        entry(METER_TOU, {"meter_id": "MTR-A", "date": iso}, {"peak": "1.000", "off_peak": f"{kwh_a - 1:.3f}"}),
+        entry(METER_MONTH, {"meter_id": "MTR-A", "date": iso}, {"kwh_import": f"{kwh_a * 10:.3f}", "month": iso[:7]}),
+        entry(AREA_DAILY, {"level": "feeder", "area_id": "FDR-1", "date": iso},
+              {"kwh_import": f"{kwh_a + 7:.3f}", "meter_count": "2"}),
+        entry(AREA_TOP_CONSUMERS, {"level": "feeder", "area_id": "FDR-1", "date": iso},
+              [{"meter_id": meter, "kwh_import": kwh}
+               for meter, kwh in sorted({"MTR-A": kwh_a, "MTR-B": 7.0}.items(), key=lambda item: -item[1])]),
     ]
 
 
@@ -157,18 +163,22 @@ def served(request: pytest.FixtureRequest, api_settings: Settings,
 
 
 def test_a_households_day_is_read_from_redis_with_its_token(served) -> None:
-    base, _ = served
+    base, client = served
     response = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}", headers=bearer(HOUSEHOLD_KEY))
     assert response.status_code == 200
-    body = response.json()
-    assert body["figures"] == {"kwh_import": "12.345", "peak_kw": "2.500", "peak_at": "2024-10-26T18:00:00"}
-    assert body["served_from"] == response.headers["X-Served-From"] == "redis"
-    assert body["version"].startswith("v20241026")
+    assert response.json() == {"meter_id": "MTR-A", "date": DAY.isoformat(), "figures": {
+        "kwh_import": "12.345", "peak_kw": "2.500", "peak_at": "2024-10-26T18:00:00"}}
+    version = response.headers["X-Data-Version"]
+    assert version == client.get(f"{PREFIX}:live:{DAY}").decode() and response.headers["ETag"] == f'"{version}"'
+    assert response.content == client.get(METER_DAILY.key(version, PREFIX, meter_id="MTR-A", date=DAY.isoformat())), \
+        "the document as the publish stored it"
+    assert response.headers["X-Served-From"] == "redis"
     assert response.headers["Cache-Control"] == "private, no-store"
     hours = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}/hours", headers=bearer(HOUSEHOLD_KEY)).json()
     assert hours["kwh_import"] == {"00": "0.250", "01": "0.500"}
     latest = httpx.get(f"{base}/v1/meters/MTR-A/latest", headers=bearer(HOUSEHOLD_KEY)).json()
-    assert (latest["date"], latest["figures"]) == (NEXT_DAY.isoformat(), {"kwh_import": "20.000"})
+    assert (latest["date"], latest["figures"]["kwh_import"]) == (NEXT_DAY.isoformat(), "20.000")
+    assert latest == httpx.get(f"{base}/v1/meters/MTR-A/days/{NEXT_DAY}", headers=bearer(HOUSEHOLD_KEY)).json()
     tou = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}/tou", headers=bearer(HOUSEHOLD_KEY)).json()
     assert tou["kwh_import_by_band"] == {"peak": "1.000", "off_peak": "11.345"}
     # October as of its last published day, NEXT_DAY (the newest day published).
@@ -226,7 +236,7 @@ def test_a_missing_key_is_served_from_cassandra_and_put_back(served) -> None:
     response = httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}")
     assert response.json()["figures"] == {"kwh_import": "19.345", "meter_count": "2"}
     assert response.headers["X-Served-From"] == "cassandra"
-    assert client.hgetall(key) == {b"kwh_import": b"19.345", b"meter_count": b"2"}
+    assert client.get(key) == response.content
 
 
 def test_a_flip_is_seen_whole_by_a_polling_client(served, api_settings: Settings) -> None:
@@ -243,8 +253,8 @@ def test_a_flip_is_seen_whole_by_a_polling_client(served, api_settings: Settings
         with httpx.Client() as http:
             while not stop.is_set():
                 asked = time.monotonic()
-                body = http.get(f"{base}/v1/areas/feeder/FDR-1/days/{flip_day}").json()
-                seen.append((asked, body["version"], body["figures"]["kwh_import"]))
+                response = http.get(f"{base}/v1/areas/feeder/FDR-1/days/{flip_day}")
+                seen.append((asked, response.headers["X-Data-Version"], response.json()["figures"]["kwh_import"]))
 
     poller = threading.Thread(target=poll)
     poller.start()
@@ -385,8 +395,8 @@ def test_memcached_serves_hot_keys_and_a_flip_is_never_served_old(api_settings: 
             assert (first.headers["X-Served-From"], second.headers["X-Served-From"]) == ("redis", "memcached")
             assert first.json()["figures"] == second.json()["figures"] == {"kwh_import": "8.000", "meter_count": "2"}
             flipped = publish(api_settings, client, hot_day, kwh_a=2.0)
-            after = httpx.get(url).json()
-            assert (after["version"], after["figures"]["kwh_import"]) == (flipped, "9.000")
+            after = httpx.get(url)
+            assert (after.headers["X-Data-Version"], after.json()["figures"]["kwh_import"]) == (flipped, "9.000")
     finally:  # only this day's keys: the module's other tests share the prefix
         for key in [*client.scan_iter(match=f"{PREFIX}:v{hot_day:%Y%m%d}*"), f"{PREFIX}:live:{hot_day}"]:
             client.delete(key)
@@ -409,7 +419,7 @@ def test_a_worker_keeps_the_entries_it_read_and_a_flip_moves_it_on(api_settings:
             time.sleep(api_settings.api.pointer_ttl_ms / 1000 + 0.05)
             after = httpx.get(url)
             assert after.headers["X-Served-From"] == "redis"
-            assert (after.json()["version"], after.json()["figures"]["kwh_import"]) == (flipped, "9.000")
+            assert (after.headers["X-Data-Version"], after.json()["figures"]["kwh_import"]) == (flipped, "9.000")
     finally:  # only this day's keys: the module's other tests share the prefix
         for key in [*client.scan_iter(match=f"{PREFIX}:v{kept_day:%Y%m%d}*"), f"{PREFIX}:live:{kept_day}"]:
             client.delete(key)

@@ -1,9 +1,10 @@
-"""Which cache entries a day's gold rows make when figures are missing: a field only for a
-figure that is there, and no entry at all (Redis stores no empty hash) for a meter's day
-without a single figure or a meter without a single hour's kWh."""
+"""Which cache entries a day's gold rows make, and the documents they carry, when figures are
+missing: a figure only when it is there, and no entry at all for a meter's day without a single
+figure or a meter without a single hour's kWh."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -53,19 +54,34 @@ def test_missing_figures_make_no_fields_and_a_day_without_any_makes_no_entry(spa
 
     entries = cache_entries(DAY, meter_daily, meter_hourly, areas, top_n=5).collect()
 
-    made = sorted((row["family"], sorted(row["parts"].items()), row["fields"] or row["scores"]) for row in entries)
+    made = sorted((row["family"], sorted(row["parts"].items()), json.loads(row["document"])) for row in entries)
     iso = DAY.isoformat()
-    m1_day = {"kwh_import": "12.500", "peak_at": "2024-10-27T17:00:00"}
+    m1_day = {"meter_id": "M-1", "date": iso, "figures": {"kwh_import": "12.500", "peak_at": "2024-10-27T17:00:00"}}
+    feeder = {"level": "feeder", "area_id": "F-1", "date": iso}
     assert made == sorted([
         ("meter_daily", [("date", iso), ("meter_id", "M-1")], m1_day),
-        ("meter_latest", [("meter_id", "M-1")], {**m1_day, "date": iso}),
-        ("meter_latest", [("meter_id", "M-2")], {"date": iso}),
-        ("meter_hourly", [("date", iso), ("meter_id", "M-1")], {"00": "0.100"}),
+        ("meter_latest", [("meter_id", "M-1")], m1_day),
+        ("meter_hourly", [("date", iso), ("meter_id", "M-1")], {"meter_id": "M-1", "date": iso,
+                                                                 "kwh_import": {"00": "0.100"}}),
         ("area_daily", [("area_id", "F-1"), ("date", iso), ("level", "feeder")],
-         {"kwh_import": "12.500", "meter_count": "2", "meters_expected": "2"}),
-        ("area_top_consumers", [("area_id", "F-1"), ("date", iso), ("level", "feeder")], {"M-1": 12.5}),
-        ("area_top_consumers", [("area_id", "R-1"), ("date", iso), ("level", "region")], {"M-1": 12.5}),
-    ])
+         {**feeder, "figures": {"kwh_import": "12.500", "meter_count": "2", "meters_expected": "2"}}),
+        ("area_top_consumers", [("area_id", "F-1"), ("date", iso), ("level", "feeder")],
+         {**feeder, "meters": [{"meter_id": "M-1", "kwh_import": 12.5}]}),
+        ("area_top_consumers", [("area_id", "R-1"), ("date", iso), ("level", "region")],
+         {"level": "region", "area_id": "R-1", "date": iso, "meters": [{"meter_id": "M-1", "kwh_import": 12.5}]}),
+    ], key=repr)
+
+
+def test_top_consumers_are_listed_largest_first_ties_by_meter_id(spark: SparkSession) -> None:
+    kwh = {"M-3": "4.000", "M-1": "9.500", "M-4": "9.500", "M-2": "1.000"}
+    meter_daily = frame(spark, gold.METER_DAILY, [{"meter_id": meter, "feeder_id": "F-1", "region": "R-1",
+                                                   "kwh_import": Decimal(value)} for meter, value in kwh.items()])
+    areas = {level: frame(spark, table, []) for level, _, table in AREAS}
+    entries = cache_entries(DAY, meter_daily, frame(spark, gold.METER_HOURLY, []), areas, top_n=3).collect()
+    feeder_top = next(json.loads(row.document) for row in entries
+                      if row.family == "area_top_consumers" and row.parts["level"] == "feeder")
+    expected = sorted(kwh.items(), key=lambda item: (-float(item[1]), item[0]))[:3]
+    assert feeder_top["meters"] == [{"meter_id": meter, "kwh_import": float(value)} for meter, value in expected]
 
 
 def test_time_of_use_bands_and_the_month_to_date_are_entries_of_the_meter(spark: SparkSession) -> None:
@@ -80,9 +96,9 @@ def test_time_of_use_bands_and_the_month_to_date_are_entries_of_the_meter(spark:
     areas = {level: frame(spark, table, []) for level, _, table in AREAS}
     entries = cache_entries(DAY, none, frame(spark, gold.METER_HOURLY, []), areas, top_n=3, latest=False,
                             tou_daily=tou, meter_monthly=monthly).collect()
-    by_family = {row.family: (row.parts, row.fields) for row in entries}
+    by_family = {row.family: (row.parts, json.loads(row.document)) for row in entries}
     assert len(entries) == 2, "M-2's only band has no kWh: no entry"
-    assert by_family["meter_tou"] == ({"meter_id": "M-1", "date": "2024-10-27"},
-                                      {"peak": "4.250", "off_peak": "8.125"})
-    assert by_family["meter_month"] == ({"meter_id": "M-1", "date": "2024-10-27"},
-                                        {"kwh_import": "310.500", "days_with_data": "27", "month": "2024-10"})
+    parts = {"meter_id": "M-1", "date": "2024-10-27"}
+    assert by_family["meter_tou"] == (parts, {**parts, "kwh_import_by_band": {"off_peak": "8.125", "peak": "4.250"}})
+    assert by_family["meter_month"] == (parts, {**parts, "figures": {"kwh_import": "310.500", "days_with_data": "27",
+                                                                     "month": "2024-10"}})

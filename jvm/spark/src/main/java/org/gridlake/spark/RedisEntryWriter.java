@@ -36,19 +36,20 @@ import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.params.XAddParams;
 
 /**
  * Writes a Spark partition of cache entries into Redis, in pipelined batches, and returns how
- * many it wrote. Each row is (key, ttl_s, fields, scores, copy): a hash (fields) or a sorted set
- * (scores) written with its TTL; with a stream, each batch's durable copies (JSON objects, made
- * in Spark; null for a key without a copy of its own) are appended as one stream entry
- * {version, copies: [..]} after the batch, as jobs/cache_writeback.py reads them.
+ * many it wrote. Each row is (key, ttl_s, document, copy): the document (the JSON the API sends)
+ * is SET with its TTL in one command; with a stream, each batch's durable copies (JSON objects,
+ * made in Spark; null for a key without a copy of its own) are appended as one stream entry
+ * {version, copies: [..]} after the batch, as jobs/stores/cache_writeback.py reads them.
  *
  * <p>Why in the JVM: the Python tasks spent 1.8 times the client's CPU per key (Arrow to Python
  * objects, then redis-py's command packing); Jedis pipelines the rows where Spark holds them.
  * Key layout, TTLs and the copies' JSON are all made in Spark from schemas/cache_keys.py; this
- * class only sends them. Connection settings mirror jobs/clients.py redis_options.
+ * class only sends them. Connection settings mirror jobs/stores/clients.py redis_options.
  */
 public final class RedisEntryWriter implements MapPartitionsFunction<Row, Long> {
   private static final long serialVersionUID = 1L;
@@ -108,21 +109,16 @@ public final class RedisEntryWriter implements MapPartitionsFunction<Row, Long> 
    */
   private int writeBatch(UnifiedJedis client, Iterator<Row> rows) {
     StringBuilder copies = stream == null ? null : new StringBuilder("[");
-    List<Response<?>> replies = new ArrayList<>(2 * batchSize + 1);
+    List<Response<?>> replies = new ArrayList<>(batchSize + 1);
     int count = 0;
     int copied = 0;
     try (AbstractPipeline pipe = client.pipelined()) {
       while (count < batchSize && rows.hasNext()) {
         Row row = rows.next();
         String key = row.getString(0);
-        if (row.isNullAt(3)) {
-          replies.add(pipe.hset(key, row.<String, String>getJavaMap(2)));
-        } else {
-          replies.add(pipe.zadd(key, row.<String, Double>getJavaMap(3)));
-        }
-        replies.add(pipe.expire(key, row.getLong(1)));
-        if (copies != null && !row.isNullAt(4)) {
-          copies.append(copied++ == 0 ? "" : ",").append(row.getString(4));
+        replies.add(pipe.set(key, row.getString(2), SetParams.setParams().ex(row.getLong(1))));
+        if (copies != null && !row.isNullAt(3)) {
+          copies.append(copied++ == 0 ? "" : ",").append(row.getString(3));
         }
         count++;
       }
