@@ -14,8 +14,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 GRIDLAKE := $(BIN)/gridlake
 # Debian packages: Redis server and CLI, Java 17, Maven (for the servers' and Spark's jars), wrk (the
-# serving API's load generator in make bench), memcached (the API's optional hot-key tier).
-APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven wrk memcached
+# serving API's load generator in make bench), memcached (the API's optional hot-key tier), nginx
+# (the edge in front of the API; the package's own service is not used, gridlake starts its own).
+APT_PACKAGES := redis-server redis-tools openjdk-17-jdk-headless maven wrk memcached nginx
 
 .PHONY: help setup system-packages venv driver-classes services demo demo-real test bench down clean
 
@@ -76,9 +77,9 @@ demo: services
 	$(GRIDLAKE) runs --date $(DEMO_START) --end $(DEMO_END)
 	$(GRIDLAKE) search --near 41.3275,19.8187 --radius 1km --type commercial --limit 5
 	$(GRIDLAKE) cache get --meter MTR-0000001 --date $(DEMO_END)
-	$(GRIDLAKE) services up --api
-	$(GRIDLAKE) try-api --meter MTR-0000001 --date $(DEMO_END)
-	@echo "the API:     http://127.0.0.1:8080/docs (key gridlake-demo-key; make down stops it)"
+	$(GRIDLAKE) services up --edge
+	$(GRIDLAKE) try-api --edge --meter MTR-0000001 --date $(DEMO_END)
+	@echo "the API:     https://127.0.0.1:8443/docs through the edge (CA .gridlake/edge/pki/ca.pem), key gridlake-demo-key; make down stops it"
 	@echo "run reports: .gridlake/lake/_reports/<date>.html"
 	@echo "notebooks:   notebooks/explore_grid.ipynb, notebooks/backfill_check.ipynb (see notebooks/README.md)"
 	@echo "real data:   make demo-real backfills $(SGSC_START)..$(SGSC_END) of the SGSC households (about 2.5 min)"

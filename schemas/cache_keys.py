@@ -17,8 +17,10 @@ headers, so the same bytes are right whichever tier answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Literal
 
 import orjson
@@ -35,6 +37,12 @@ def pointer_key(prefix: str = PREFIX) -> str:
 def day_pointer_key(day: str, prefix: str = PREFIX) -> str:
     """The pointer to the live version of one local day (YYYY-MM-DD): its keys are read there."""
     return f"{prefix}:live:{day}"
+
+
+def candidate_pointer_key(day: str, prefix: str = PREFIX) -> str:
+    """The pointer to a day's candidate version: published, not yet live, served only to the
+    edge's canary pool until it is promoted (flipped live) or aborted."""
+    return f"{prefix}:candidate:{day}"
 
 AreaLevel = Literal["feeder", "substation", "region"]
 
@@ -58,6 +66,14 @@ class KeyFamily:
 
     def key(self, version: str, prefix: str = PREFIX, **parts: str) -> str:
         return self.pattern.format(prefix=prefix, version=version, **parts)
+
+    def parts_of(self, key: str, prefix: str = PREFIX) -> dict[str, str] | None:
+        """The key parts of ``key`` when it is a key of this family (under any version), else None."""
+        pattern = "".join(re.escape(literal) + ("" if name is None else "[^:]+" if name == "version"
+                                                else re.escape(prefix) if name == "prefix" else f"(?P<{name}>[^:{{}}]+)")
+                          for literal, name, _, _ in Formatter().parse(self.pattern))
+        found = re.fullmatch(pattern, key)
+        return found.groupdict() if found else None
 
     def document(self, parts: Mapping[str, str], value: Any) -> str:
         """The JSON document stored for an entry: its key parts, then ``value`` under
@@ -124,3 +140,11 @@ AREA_TOP_CONSUMERS = KeyFamily(
 
 KEY_FAMILIES: tuple[KeyFamily, ...] = (METER_DAILY, METER_HOURLY, METER_LATEST, METER_TOU, METER_MONTH, AREA_DAILY,
                                        AREA_TOP_CONSUMERS)
+
+
+def family_of(key: str, prefix: str = PREFIX) -> tuple[KeyFamily, dict[str, str]] | None:
+    """The family and key parts of a published key, None for any other key (a pointer, a lock)."""
+    for family in KEY_FAMILIES:
+        if (parts := family.parts_of(key, prefix)) is not None:
+            return family, parts
+    return None

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
+import redis
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -105,11 +106,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client = cache_client(settings)
             live_client = open_async_redis(settings.redis, cluster=settings.cache.cluster)
             hot = HotKeys(settings.api.memcached, settings.api.memcached_ttl_s) if settings.api.memcached else None
+            candidate = settings.api.data_version == "candidate"
             app.state.reader = CacheReader(client, DurableCopies(session, settings.cassandra.keyspace),
-                                           ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix)
+                                           ttl_s=settings.cache.ttl_days * 86400, prefix=settings.cache.prefix,
+                                           candidate=candidate)
             app.state.live = LiveReader(live_client, settings.cache.prefix, hot,
                                         pointer_ttl_s=settings.api.pointer_ttl_ms / 1000,
-                                        worker_entries=settings.api.worker_entries)
+                                        worker_entries=settings.api.worker_entries, candidate=candidate)
             app.state.cassandra = session
             app.state.es = elasticsearch_client(settings)
             try:
@@ -151,11 +154,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return problem_response(request, Problem(error.status_code, str(error.detail), str(error.detail)))
 
     async def lookup(request: Request, family: KeyFamily, **parts: str) -> CacheRead | None:
-        """The entry from the live version on the event loop; when it is not there, the full read
-        (refill, fallback) on the thread pool; when Redis fails, the durable copy."""
+        """The entry from the live version on the event loop (from the version the edge pinned
+        with ``X-Edge-Version``, which it caches the response under); when it is not there, the
+        full read (refill, fallback) on the thread pool; when Redis fails, the durable copy."""
         reader = request.app.state.reader
         try:
-            found = await request.app.state.live.read(family, **parts)
+            found = await request.app.state.live.read(family, request.headers.get("x-edge-version"), **parts)
         except RedisDown:
             return await run_in_threadpool(lambda: reader.read_durable(family, **parts))
         if found is not None:
@@ -299,6 +303,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(orjson.dumps(result), media_type="application/json",
                         headers={"Cache-Control": f"public, max-age={settings.api.analytics_max_age_s}, "
                                                   f"stale-while-revalidate={settings.api.stale_while_revalidate_s}"})
+
+    @app.get("/v1/data-versions/{day}", tags=["health"],
+             summary="The data version a day's figures are served from here (empty when not published)")
+    async def data_version(request: Request, day: Day) -> Response:
+        try:
+            version = await request.app.state.live.day_version(day.isoformat())
+        except (RedisDown, redis.RedisError) as exc:
+            raise Problem(503, "Service unavailable", f"Redis does not answer: {exc}") from None
+        shown = version.decode() if version is not None else ""
+        return Response(orjson.dumps({"date": day.isoformat(), "version": shown or None}),
+                        media_type="application/json", headers={"X-Data-Version": shown, "Cache-Control": PRIVATE})
 
     @app.get("/healthz", tags=["health"], summary="The process answers")
     def healthz() -> Response:

@@ -1,4 +1,5 @@
-"""`gridlake cache get` and `writeback run`: the serving cache as the API reads it, and its write-behind worker."""
+"""`gridlake cache get|promote|abort` and `writeback run`: the serving cache as the API reads it,
+the release of a candidate version, and the write-behind worker."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rich.table import Table
 
 from jobs.cli.common import DateOption, EnvOption, console, fail, parse_dates, settings_for
 
-cache_app = typer.Typer(help="Read the serving cache as the API does.", no_args_is_help=True)
+cache_app = typer.Typer(help="Read the serving cache as the API does; promote or abort a day's candidate version.",
+                        no_args_is_help=True)
 writeback_app = typer.Typer(help="Drain the write-behind stream of durable cache copies into Cassandra.",
                             no_args_is_help=True)
 
@@ -47,6 +49,46 @@ def cache_get_command(
     for field, value in sorted(json.loads(document)["figures"].items()):
         table.add_row(field, str(value))
     console.print(table)
+
+
+def _release(date_: str, env: str | None, promote: bool) -> None:
+    """Promote or abort the candidate version of a day, with the durable copies conf asks for."""
+    from jobs.stores.cache_durable import DurableCopies
+    from jobs.stores.cache_versions import PublishError, configured_publisher
+    from jobs.stores.cache_writeback import WriteBehindQueue
+    from jobs.stores.clients import RedisUnavailable, cache_client, cassandra_session
+
+    settings = settings_for(env)
+    day = parse_dates(date_, None)[0]
+    try:
+        client = cache_client(settings)
+    except RedisUnavailable as exc:
+        fail(str(exc))
+    try:
+        if not promote:
+            version = configured_publisher(client, settings.cache).abort(day)
+            console.print(f"aborted {version}: the canary pool serves {day}'s live version again", highlight=False)
+            return
+        with cassandra_session(settings) as session:
+            durable = (WriteBehindQueue(client, settings.cache.prefix) if settings.cache.durable_mode == "write-behind"
+                       else DurableCopies(session, settings.cassandra.keyspace))
+            version, copied = configured_publisher(client, settings.cache, durable).promote(day)
+        console.print(f"promoted {version}: live for {day}, {copied:,} durable copies "
+                      f"{'queued' if settings.cache.durable_mode == 'write-behind' else 'written'}", highlight=False)
+    except PublishError as exc:
+        fail(str(exc))
+
+
+@cache_app.command("promote")
+def cache_promote_command(date_: DateOption, env: EnvOption = None) -> None:
+    """Make a day's candidate version live for everyone (its durable copies first)."""
+    _release(date_, env, promote=True)
+
+
+@cache_app.command("abort")
+def cache_abort_command(date_: DateOption, env: EnvOption = None) -> None:
+    """Drop a day's candidate version: the canary pool goes back to the live one."""
+    _release(date_, env, promote=False)
 
 
 @writeback_app.command("run")

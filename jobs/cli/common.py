@@ -17,6 +17,8 @@ EnvOption = Annotated[str | None, typer.Option("--env", help="Configuration envi
 ClusterOption = Annotated[bool, typer.Option("--redis-cluster", help="Include the 3-master Redis Cluster.")]
 ApiOption = Annotated[bool, typer.Option("--api", help="Include the serving API (`gridlake serve`), started last.")]
 MemcachedOption = Annotated[bool, typer.Option("--memcached", help="Include memcached (the API's hot-key tier).")]
+EdgeOption = Annotated[bool, typer.Option(
+    "--edge", help="Include the nginx edge and the API instances of its live and candidate pools.")]
 DateOption = Annotated[str, typer.Option("--date", help="Local date of the grid, YYYY-MM-DD (first of a range).")]
 EndOption = Annotated[str | None, typer.Option("--end", help="Last local date of a range, YYYY-MM-DD.")]
 

@@ -1,4 +1,5 @@
-"""`gridlake services up|down|status`: the local Cassandra, Elasticsearch and Redis."""
+"""`gridlake services up|down|status`: the local Cassandra, Elasticsearch and Redis, and on
+request the Redis Cluster, memcached, the API and its nginx edge."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from jobs.cli.common import ApiOption, ClusterOption, EnvOption, MemcachedOption, console, fail, settings_for
+from jobs.cli.common import (ApiOption, ClusterOption, EdgeOption, EnvOption, MemcachedOption, console, fail,
+                             settings_for)
 
 services_app = typer.Typer(help="Start, stop and check the local Cassandra, Elasticsearch and Redis.",
                            no_args_is_help=True)
@@ -21,6 +23,7 @@ def services_up_command(
     redis_cluster: ClusterOption = False,
     memcached: MemcachedOption = False,
     api: ApiOption = False,
+    edge: EdgeOption = False,
     es_nodes: Annotated[int | None, typer.Option(help="Elasticsearch nodes in the one JVM.")] = None,
 ) -> None:
     """Start the services (idempotent) and wait until each answers."""
@@ -30,7 +33,7 @@ def services_up_command(
     settings = settings_for(env)
     if es_nodes is not None:
         settings.services.elasticsearch.nodes = es_nodes
-    services = local_services(settings, redis_cluster, memcached, api)
+    services = local_services(settings, redis_cluster, memcached, api, edge)
     try:
         with console.status("starting " + ", ".join(s.name for s in services) + " …"):
             ready_after = services_up(services, settings.services.start_timeout_s)
@@ -46,7 +49,8 @@ def services_down_command(env: EnvOption = None) -> None:
     """Stop the services gridlake started (by pid file); other processes are left alone."""
     from jobs.devstack import local_services, services_down
 
-    stopped = services_down(local_services(settings_for(env), redis_cluster=True, memcached=True, api=True)[::-1])
+    everything = local_services(settings_for(env), redis_cluster=True, memcached=True, api=True, edge=True)
+    stopped = services_down(everything[::-1])
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
@@ -56,12 +60,13 @@ def services_status_command(
     redis_cluster: ClusterOption = False,
     memcached: MemcachedOption = False,
     api: ApiOption = False,
+    edge: EdgeOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Print each service's health, version and address; exit 0 only if all are healthy."""
     from jobs.devstack import local_services, services_status
 
-    statuses = services_status(local_services(settings_for(env), redis_cluster, memcached, api))
+    statuses = services_status(local_services(settings_for(env), redis_cluster, memcached, api, edge))
     if as_json:
         sys.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2) + "\n")
     else:

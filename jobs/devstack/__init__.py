@@ -1,4 +1,5 @@
-"""Real local servers for development and tests: Cassandra, Elasticsearch, Redis, memcached, the API.
+"""Real local servers for development and tests: Cassandra, Elasticsearch, Redis, memcached, the
+API and its nginx edge.
 
 `gridlake services up|down|status` and the test session both go through here, so the
 tests run against exactly what a user starts.
@@ -11,6 +12,7 @@ import time
 from jobs.devstack.api_server import ApiServer
 from jobs.devstack.base import LocalService, ServiceStatus
 from jobs.devstack.cassandra_server import CassandraServer
+from jobs.devstack.edge_server import EdgeServer
 from jobs.devstack.elasticsearch_server import ElasticsearchServer
 from jobs.devstack.memcached_server import MemcachedServer
 from jobs.devstack.process import ServiceError
@@ -21,30 +23,42 @@ __all__ = ["ServiceError", "ServiceStatus", "local_services", "services_up", "se
 
 
 def local_services(settings: Settings, redis_cluster: bool = False, memcached: bool = False,
-                   api: bool = False) -> list[LocalService]:
-    """The services gridlake runs locally, the Redis Cluster, memcached and the API only when
-    asked for. The API comes last: it connects to the stores as it starts."""
+                   api: bool = False, edge: bool = False) -> list[LocalService]:
+    """The services gridlake runs locally, the Redis Cluster, memcached, the API and the edge
+    only when asked for. The API comes after the stores (it connects to them as it starts);
+    with the edge, one API instance per local address of its pools, then nginx."""
     services: list[LocalService] = [CassandraServer(settings), ElasticsearchServer(settings), RedisServer(settings)]
     if redis_cluster:
         services.append(RedisCluster(settings))
     if memcached:
         services.append(MemcachedServer(settings))
-    if api:
-        services.append(ApiServer(settings))
+    instances = {(settings.api.host, settings.api.port): "live"} if api or edge else {}
+    if edge:
+        for pool, addresses in (("live", settings.edge.live_pool), ("candidate", settings.edge.candidate_pool)):
+            for address in addresses:
+                host, _, port = address.rpartition(":")
+                if host.startswith("127.") or host in ("localhost", "::1"):
+                    instances[(host, int(port))] = pool
+    services += [ApiServer(settings, host, port, pool) for (host, port), pool in instances.items()]
+    if edge:
+        services.append(EdgeServer(settings))
     return services
 
 
 def services_up(services: list[LocalService], timeout_s: float) -> dict[str, float]:
     """Launch every store first (they boot in parallel), then wait for each in turn; then the
-    API, which connects to them as it starts.
+    API instances, which connect to them as they start; then the edge, which copies the API's
+    static documents.
 
-    Idempotent: services already running as ours are left as they are. Returns the
-    seconds from launch until each answered.
+    Idempotent: services already running as ours are left as they are (the edge reloads its
+    configuration rendered anew). Returns the seconds from launch until each answered.
     """
     started = time.monotonic()
-    stores = [service for service in services if not isinstance(service, ApiServer)]
+    apis = [service for service in services if isinstance(service, ApiServer)]
+    edges = [service for service in services if isinstance(service, EdgeServer)]
+    stores = [service for service in services if service not in apis and service not in edges]
     ready_after: dict[str, float] = {}
-    for wave in (stores, [service for service in services if isinstance(service, ApiServer)]):
+    for wave in (stores, apis, edges):
         for service in wave:
             service.launch()
         for service in wave:

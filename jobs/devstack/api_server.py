@@ -1,4 +1,5 @@
-"""The serving API as a local service: `gridlake serve` in the background, on api.host:api.port.
+"""The serving API as a local service: `gridlake serve` in the background, on api.host:api.port
+(and, for the edge, each local instance of its live and candidate pools).
 
 It reads the configuration of the environment it was started with, so `services up --api`
 serves what the local pipeline published. A process on the port that gridlake did not start
@@ -18,18 +19,20 @@ from jobs.runtime.config import PROJECT_ROOT, Settings
 
 
 class ApiServer:
-    """`gridlake serve` with its uvicorn workers, as one process group."""
+    """`gridlake serve` with its uvicorn workers, as one process group: on api.host:api.port,
+    or on ``port`` of ``host`` serving ``data_version`` (the edge's pools)."""
 
-    name = "api"
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, host: str | None = None, port: int | None = None,
+                 data_version: str = "live") -> None:
         self.settings = settings
-        self.host, self.port = settings.api.host, settings.api.port
+        self.host, self.port = host or settings.api.host, port or settings.api.port
+        self.name = "api" if self.port == settings.api.port else f"api-{self.port}"
         self.argv = [sys.executable, str(Path(sys.executable).parent / "gridlake"), "serve", "--env", settings.env,
-                     "--port", str(self.port)]
+                     "--host", self.host, "--port", str(self.port), "--data-version", data_version]
         self.process = ManagedProcess(name=self.name, run_dir=settings.state_path / "run",
-                                      log_file=settings.state_path / "logs" / "api.log",
-                                      marker=f"gridlake serve --env {settings.env} --port {self.port}")
+                                      log_file=settings.state_path / "logs" / f"{self.name}.log",
+                                      marker=f"gridlake serve --env {settings.env} --host {self.host} "
+                                             f"--port {self.port}")
 
     def _health(self) -> dict:
         with urllib.request.urlopen(f"http://{self.host}:{self.port}/healthz", timeout=2) as response:

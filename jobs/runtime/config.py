@@ -466,6 +466,9 @@ class CacheConf(_Section):
         False, description="Publish into the Redis Cluster of redis.cluster_nodes instead of redis.url.")
     top_consumers: int = Field(
         20, ge=1, description="Meters kept in each feeder's and region's top-consumers sorted set.")
+    release: Literal["live", "candidate"] = Field(
+        "live", description="Where a publish stops: live (flipped at once), or candidate (served only by the "
+                            "edge's canary pool until `gridlake cache promote`).")
     durable_mode: Literal["write-through", "write-behind"] = Field(
         "write-through",
         description="Durable copies by the publish (write-through) or by `gridlake writeback run` (write-behind).")
@@ -504,6 +507,48 @@ class ApiConf(_Section):
         "meters", description="The Elasticsearch alias of meters and sensors that /v1/search reads.")
     key_hashes: dict[str, list[str]] = Field(
         {}, description="SHA-256 (hex) of each API key -> the meter ids it may read, or ['*'] for all.")
+    data_version: Literal["live", "candidate"] = Field(
+        "live", description="Which published version this API serves: live, or a day's candidate where there is "
+                            "one (the edge's canary pool).")
+
+
+class EdgeConf(_Section):
+    """The nginx edge in front of the API (`gridlake services up --edge`): its configuration is
+    rendered from this section into the state directory, never edited by hand.
+
+    HTTPS on ``https_port`` (HTTP/2), plain HTTP on ``http_port`` only redirects. Requests go to
+    the ``live_pool`` of API instances, or to the ``candidate_pool`` for the canary share of
+    clients and for any request carrying ``X-Data-Version: candidate``."""
+
+    host: str = Field("127.0.0.1", description="Address the edge listens on.")
+    https_port: int = Field(8443, ge=1, le=65535, description="HTTPS port of the edge.")
+    http_port: int = Field(8088, ge=1, le=65535, description="Plain HTTP port: every request is redirected to HTTPS.")
+    live_pool: list[str] = Field(
+        ["127.0.0.1:8080", "127.0.0.1:8082"], min_length=1,
+        description="host:port of each API instance serving the live data (local ones are started with the edge).")
+    candidate_pool: list[str] = Field(
+        ["127.0.0.1:8084"], min_length=1,
+        description="host:port of each API instance serving candidate data (api.data_version candidate).")
+    canary_percent: float = Field(
+        0.0, ge=0, le=100, description="Share of clients, in percent, sent to the candidate pool (stable per client).")
+    workers: int = Field(
+        1, ge=1, description="nginx worker processes (one per core the edge has to itself; on a machine shared with "
+                             "the API, one).")
+    rate_per_address: int = Field(200, ge=1, description="Requests per second allowed to one client address.")
+    rate_per_key: int = Field(100, ge=1, description="Requests per second allowed to one API key.")
+    burst: int = Field(100, ge=0, description="Requests over the rate a client may queue before it gets 429.")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After of a 429, in seconds.")
+    cors_origins: list[str] = Field(
+        [], description="Origins allowed to call the API from a browser (CORS), e.g. https://portal.example.")
+    max_body_kb: int = Field(16, ge=1, description="Largest request body accepted, in KiB (413 beyond).")
+    upstream_timeout_s: int = Field(30, ge=1, description="Seconds the edge waits for an API instance to answer.")
+    cache_mb: int = Field(64, ge=1, description="Size of the edge's response cache, in MiB.")
+    version_ttl_s: int = Field(
+        1, ge=1, description="How long the edge keeps a day's data version for its cache keys: a flip is "
+                             "served by the edge that much later (nginx counts whole seconds: up to one more).")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate of the edge; none: one issued by a local CA under the state directory.")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
 
 
 class Settings(BaseSettings):
@@ -537,6 +582,7 @@ class Settings(BaseSettings):
         RedisConf(), description="How every Redis client connects: server, cluster, ACL user and TLS.")
     services: ServicesConf = Field(ServicesConf(), description="The local servers that `gridlake services up` starts.")
     api: ApiConf = Field(ApiConf(), description="The serving API.")
+    edge: EdgeConf = Field(EdgeConf(), description="The nginx edge in front of the API.")
     cache: CacheConf = Field(
         CacheConf(),
         description="The serving cache in Redis (schemas/cache_keys.py): key namespace, lifetimes, durable copies.")

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from jobs.runtime.config import Settings
 from jobs.runtime.spark import spark_session
 from jobs.stores.cache_spark_writes import write_durable_rows, write_redis_rows
-from jobs.stores.cache_versions import CachePublisher, VersionWriter, version_day
+from jobs.stores.cache_versions import VersionWriter, configured_publisher, version_day
 from jobs.stores.clients import cache_client
 from jobs.stores.lake import lake_table
 from jobs.stores.runs import RunRecord, recorded_run
@@ -33,9 +33,9 @@ STAGE = "publish"
 
 
 def write_from_partitions(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str,
-                          tasks: int) -> int:
-    """Write every entry under ``version`` from ``tasks`` Spark partitions; return the keys written."""
-    queued = settings.cache.durable_mode == "write-behind"
+                          tasks: int, queued: bool) -> int:
+    """Write every entry under ``version`` from ``tasks`` Spark partitions, with their durable
+    copies ``queued`` on the write-behind stream or not; return the keys written."""
     rows = redis_rows(entries, version, writer.prefix, writer.ttl_s, writer.family_ttl_s, queued)
     return write_redis_rows(rows.coalesce(tasks), settings, writer, version)
 
@@ -54,14 +54,16 @@ def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter,
     side by side from the start: Spark's FIFO scheduler gave all slots to whichever job came
     first, and the Redis tasks waited for the Cassandra tasks."""
     cores = entries.sparkSession.sparkContext.defaultParallelism
+    if settings.cache.release == "candidate":  # its copies are written when it is promoted
+        return write_from_partitions(entries, settings, writer, version, tasks=cores, queued=False)
     if settings.cache.durable_mode == "write-behind":
-        return write_from_partitions(entries, settings, writer, version, tasks=cores)
+        return write_from_partitions(entries, settings, writer, version, tasks=cores, queued=True)
     # Both jobs read the entries: made once and kept for the other (cheaper than each making its own).
     entries, half = entries.persist(), max(1, cores // 2)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-copies") as alongside:
             copies = alongside.submit(write_durable_copies, entries, settings, version, version_day(version), half)
-            written = write_from_partitions(entries, settings, writer, version, tasks=half)
+            written = write_from_partitions(entries, settings, writer, version, tasks=half, queued=False)
             copies.result()
     finally:
         entries.unpersist()
@@ -72,14 +74,14 @@ def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, mete
                 areas: dict[str, DataFrame], tou_daily: DataFrame | None = None,
                 meter_monthly: DataFrame | None = None) -> tuple[str, int]:
     """Publish ``run_date``'s gold frames: written from Spark partitions, then verified, flipped
-    and the previous version retired; returns the new version and its keys."""
+    and the previous version retired (or, with ``cache.release: candidate``, left a candidate);
+    returns the new version and its keys."""
     conf = settings.cache
-    publisher = CachePublisher(cache_client(settings), ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s,
-                               batch_size=conf.batch_size, prefix=conf.prefix,
-                               family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})
+    publisher = configured_publisher(cache_client(settings), conf)
     entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers,
                             latest=publisher.is_newest(run_date), tou_daily=tou_daily, meter_monthly=meter_monthly)
-    return publisher.publish_with(run_date, lambda version: write_version(entries, settings, publisher.writer, version))
+    return publisher.publish_with(run_date, lambda version: write_version(entries, settings, publisher.writer, version),
+                                  candidate=conf.release == "candidate")
 
 
 def _gold_day(spark: SparkSession, settings: Settings, table: LakeTable, day: date) -> DataFrame:

@@ -1,7 +1,8 @@
 """The serving API's read side: through the live pointers, falling back to Cassandra on a miss.
 
 A day's keys are read through that day's pointer, a meter's latest day through the pointer
-of the newest day published (schemas/cache_keys.py).
+of the newest day published (schemas/cache_keys.py). A reader of candidates (the edge's canary
+pool) reads a day through its candidate pointer where there is one.
 
 A miss (key expired, evicted, or Redis restarted) is served from the durable copy and put
 back into Redis. Only one caller refills a key: it takes a short lock beside the key (same
@@ -24,7 +25,7 @@ import redis.asyncio
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import RedisClient
 from jobs.stores.hot_keys import HotKeys
-from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, day_pointer_key, pointer_key
+from schemas.cache_keys import METER_DAILY, PREFIX, KeyFamily, candidate_pointer_key, day_pointer_key, pointer_key
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,22 @@ class CacheReader:
     """Reads cache entries as the API serves them."""
 
     def __init__(self, client: RedisClient, durable: DurableCopies, ttl_s: int, prefix: str = PREFIX,
-                 refill_wait_ms: int = 2000) -> None:
+                 refill_wait_ms: int = 2000, candidate: bool = False) -> None:
         self.client = client
         self.durable = durable
         self.ttl_s = ttl_s
         self.prefix = prefix
         self.refill_wait_ms = refill_wait_ms
+        self.candidate = candidate
+
+    def version_of(self, family: KeyFamily, parts: dict[str, str]) -> bytes | None:
+        """The version the entry is read through: its day's (candidate, for a reader of
+        candidates, where there is one), or the newest day's for an undated family."""
+        if "date" not in family.item_parts:
+            return self.client.get(pointer_key(self.prefix))
+        if self.candidate and (version := self.client.get(candidate_pointer_key(parts["date"], self.prefix))):
+            return version
+        return self.client.get(day_pointer_key(parts["date"], self.prefix))
 
     def _refill(self, key: str, document: str) -> None:
         self.client.set(key, document, ex=self.ttl_s)
@@ -55,8 +66,7 @@ class CacheReader:
     def get(self, family: KeyFamily, **parts: str) -> bytes | None:
         """The document of the entry of ``family`` named by ``parts`` in the live version; None if
         none exists."""
-        dated = "date" in family.item_parts
-        version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated else pointer_key(self.prefix))
+        version = self.version_of(family, parts)
         if version is None:  # not published (or expired) in Redis: only the durable copy can answer
             return _encoded(self.durable.read(family, parts))
         key = family.key(version.decode(), self.prefix, **parts)
@@ -85,10 +95,8 @@ class CacheReader:
     def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
         """Like ``get``, saying which store answered: Redis through the live version, or the
         durable copy when the version is not in Redis, the key is gone for good, or Redis fails."""
-        dated = "date" in family.item_parts
         try:
-            version = self.client.get(day_pointer_key(parts["date"], self.prefix) if dated
-                                      else pointer_key(self.prefix))
+            version = self.version_of(family, parts)
             if version is not None:
                 found = self.client.get(family.key(version.decode(), self.prefix, **parts))
                 if found is not None:
@@ -137,8 +145,9 @@ class LiveReader:
 
     def __init__(self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster, prefix: str = PREFIX,
                  hot: HotKeys | None = None, pointer_ttl_s: float = 0.1, down_for_s: float = 1.0,
-                 worker_entries: int = 0) -> None:
+                 worker_entries: int = 0, candidate: bool = False) -> None:
         self.client = client
+        self.candidate = candidate
         self.worker_entries = worker_entries
         self._entries: OrderedDict[str, bytes] = OrderedDict()
         self.down_for_s = down_for_s
@@ -148,7 +157,7 @@ class LiveReader:
         self.pointer_ttl_s = pointer_ttl_s
         self._pointers: dict[str, tuple[float, bytes | None]] = {}
 
-    async def _version(self, pointer: str) -> bytes | None:
+    async def _pointer(self, pointer: str) -> bytes | None:
         now = time.monotonic()
         kept = self._pointers.get(pointer)
         if kept is not None and now - kept[0] < self.pointer_ttl_s:
@@ -159,14 +168,25 @@ class LiveReader:
         self._pointers[pointer] = (now, version)
         return version
 
-    async def read(self, family: KeyFamily, **parts: str) -> CacheRead | None:
-        """The entry through the live version, or None when it is not there; RedisDown when Redis fails."""
+    async def day_version(self, day: str) -> bytes | None:
+        """The version a day is read through (its candidate's, for a reader of candidates, where
+        there is one); None when the day is not published."""
+        if self.candidate and (version := await self._pointer(candidate_pointer_key(day, self.prefix))):
+            return version
+        return await self._pointer(day_pointer_key(day, self.prefix))
+
+    async def read(self, family: KeyFamily, pinned: str | None = None, **parts: str) -> CacheRead | None:
+        """The entry through the live version (or the ``pinned`` version of its day, when given
+        and of that day), or None when it is not there; RedisDown when Redis fails."""
         if time.monotonic() < self._down_until:
             raise RedisDown("Redis failed moments ago")
         dated = "date" in family.item_parts
         try:
-            version = await self._version(day_pointer_key(parts["date"], self.prefix) if dated
-                                          else pointer_key(self.prefix))
+            if dated and pinned and pinned[1:9] == parts["date"].replace("-", ""):
+                version = pinned.encode()
+            else:
+                version = await (self.day_version(parts["date"]) if dated
+                                 else self._pointer(pointer_key(self.prefix)))
             if version is None:
                 return None
             key = family.key(version.decode(), self.prefix, **parts)

@@ -15,6 +15,12 @@ A publish of an older day (a backfill, a correction) writes no ``meter_latest`` 
 pointer alone, so the API never goes back to older figures; a script compares the days inside
 Redis, so two days published at once cannot move it backwards either.
 
+A publish can also stop at ``candidate``: the version is written and verified, and the day's
+candidate pointer ``<prefix>:candidate:<date>`` set instead of the live one. Only the edge's
+canary pool reads it. ``promote`` then writes its durable copies (read back from Redis: a
+candidate's copies must not replace the live version's in Cassandra before it is live) and
+flips it live as a publish would; ``abort`` drops the pointer and lets the version expire.
+
 Works the same on one Redis and on a Redis Cluster: redis-py's cluster pipeline splits a
 batch by slot, and the hash tags of the layout keep one read's keys in one slot.
 """
@@ -31,7 +37,9 @@ from typing import Any, NamedTuple, Protocol, Union
 
 import redis
 
-from schemas.cache_keys import KEY_FAMILIES, METER_LATEST, PREFIX, KeyFamily, day_pointer_key, pointer_key
+from jobs.runtime.config import CacheConf
+from schemas.cache_keys import (KEY_FAMILIES, METER_LATEST, PREFIX, KeyFamily, candidate_pointer_key, day_pointer_key,
+                                family_of, pointer_key)
 
 log = logging.getLogger(__name__)
 
@@ -220,23 +228,85 @@ class CachePublisher:
                     break
         return retired
 
-    def publish(self, run_date: date, entries: Iterable[CacheEntry]) -> tuple[str, int]:
-        """Write, verify, flip, retire: the whole publish of one date from this process. Returns
-        the new version and the number of keys it holds. An older day than the newest one
-        published leaves out its ``meter_latest`` entries."""
+    def publish(self, run_date: date, entries: Iterable[CacheEntry], candidate: bool = False) -> tuple[str, int]:
+        """Write, verify, flip, retire: the whole publish of one date from this process (or, as a
+        ``candidate``, write and verify, without durable copies). Returns the new version and the
+        number of keys it holds. An older day than the newest one published leaves out its
+        ``meter_latest`` entries."""
         if not self.is_newest(run_date):
             entries = (entry for entry in entries if entry.family != METER_LATEST)
-        return self.publish_with(run_date, lambda version: self.write(version, entries))
+        durable = None if candidate else self.durable
+        return self.publish_with(run_date, lambda version: self.writer.write(self.client, version, entries, durable),
+                                 candidate=candidate)
 
-    def publish_with(self, run_date: date, write: Callable[[str], int]) -> tuple[str, int]:
+    def publish_with(self, run_date: date, write: Callable[[str], int], candidate: bool = False) -> tuple[str, int]:
         """The same publish, with the keys written by ``write(version)`` (e.g. from Spark
         partitions), which returns how many it wrote: verify, flip and retire stay here. The
-        caller leaves out ``meter_latest`` when ``is_newest(run_date)`` is false."""
+        caller leaves out ``meter_latest`` when ``is_newest(run_date)`` is false. A ``candidate``
+        stops before the flip: its day's candidate pointer is set instead (a candidate it
+        replaces expires), and the caller writes no durable copies (``promote`` does)."""
         self.check_servers()
         version = new_version(run_date)
         written = write(version)
         self.verify(version, written)
+        if candidate:
+            replaced = self.client.set(candidate_pointer_key(run_date.isoformat(), self.prefix), version, get=True,
+                                       ex=self.pointer_ttl_s)
+            log.info("stage=publish event=candidate day=%s candidate=%s replaced=%s", run_date, version, replaced)
+            if replaced is not None:
+                self.retire(replaced.decode())
+            return version, written
         previous = self.flip(version)
         if previous and previous != version:
             self.retire(previous)
         return version, written
+
+    def candidate(self, day: date) -> str | None:
+        """The candidate version of ``day``, None when there is none."""
+        value = self.client.get(candidate_pointer_key(day.isoformat(), self.prefix))
+        return value.decode() if value is not None else None
+
+    def copy_durable(self, version: str) -> int:
+        """Send the durable copies of every entry of ``version`` (read back from Redis) to this
+        publisher's sink, in batches; return how many entries were sent."""
+        sent = 0
+        for keys in _batches(self.keys_of(version), self.batch_size):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+            batch = [CacheEntry(found[0], found[1], document.decode())
+                     for key, document in zip(keys, pipe.execute())
+                     if document is not None and (found := family_of(key.decode(), self.prefix)) is not None]
+            self.durable.write(version, batch)
+            sent += len(batch)
+        return sent
+
+    def promote(self, day: date) -> tuple[str, int]:
+        """Make ``day``'s candidate live: its durable copies first (a failure leaves it a
+        candidate), then the flip, the pointer dropped and the replaced version retired. Returns
+        the version and the entries whose copies were sent."""
+        version = self.candidate(day)
+        if version is None:
+            raise PublishError(f"{day}: no candidate version to promote")
+        copied = self.copy_durable(version) if self.durable is not None else 0
+        previous = self.flip(version)
+        self.client.delete(candidate_pointer_key(day.isoformat(), self.prefix))
+        if previous and previous != version:
+            self.retire(previous)
+        return version, copied
+
+    def abort(self, day: date) -> str:
+        """Drop ``day``'s candidate: its pointer now, its keys after the grace period (the canary
+        pool may be reading them). Returns the version dropped."""
+        version = self.client.getdel(candidate_pointer_key(day.isoformat(), self.prefix))
+        if version is None:
+            raise PublishError(f"{day}: no candidate version to abort")
+        self.retire(version.decode())
+        return version.decode()
+
+
+def configured_publisher(client: RedisClient, conf: CacheConf, durable: DurableSink | None = None) -> CachePublisher:
+    """The publisher of conf's ``cache`` section: TTLs, grace, batches, namespace."""
+    return CachePublisher(client, ttl_s=conf.ttl_days * 86400, grace_s=conf.grace_s, batch_size=conf.batch_size,
+                          prefix=conf.prefix, durable=durable,
+                          family_ttl_s={name: days * 86400 for name, days in conf.family_ttl_days.items()})

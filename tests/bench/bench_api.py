@@ -75,10 +75,10 @@ def wait_for(url: str, server: subprocess.Popen) -> None:
     raise SystemExit(f"no answer from {url} within 60 s")
 
 
-def wrk(port: int, script: Path) -> tuple[float, float, float]:
+def wrk(base_url: str, script: Path) -> tuple[float, float, float]:
     """requests/s, p50 and p99 in ms of one wrk round (one thread: the two cores serve the API)."""
     done = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script),
-                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+                           base_url], capture_output=True, text=True, check=True)
     out = done.stdout
     if "Non-2xx" in out:
         raise SystemExit(f"wrk saw errors:\n{out}")
@@ -96,6 +96,7 @@ def main() -> None:
     with cassandra_session(settings) as session:
         apply_schema(session, settings)
     client = open_redis(settings.redis)
+
     def entry(family: KeyFamily, parts: dict[str, str], value: dict[str, str]) -> CacheEntry:
         return CacheEntry(family, parts, family.document(parts, value))
 
@@ -109,9 +110,9 @@ def main() -> None:
     feed_days = [FEED_START + timedelta(days=n) for n in range(FEED_DAYS)]
     hourly = [entry(METER_HOURLY, {"meter_id": "MTR-0000001", "date": day.isoformat()},
                     {f"{hour:02d}": f"{0.2 + hour / 100:.3f}" for hour in range(24)}) for day in feed_days]
-    for entry in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
-        CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(entry.parts["date"]),
-                                                                             [entry])
+    for hours in hourly:  # a month of one meter's hours, a publish per day as the pipeline does
+        CachePublisher(client, ttl_s=3600, grace_s=5, prefix=PREFIX).publish(date.fromisoformat(hours.parts["date"]),
+                                                                             [hours])
     gridlake = str(Path(sys.executable).parent / "gridlake")
     memcached = f"127.0.0.1:{settings.services.memcached.port}"
     # The API as configured by default (entries kept in each worker), then with each read going
@@ -148,7 +149,7 @@ def main() -> None:
         stats = memcached_stats(memcached)
         for round_ in range(1, ROUNDS + 1):
             for name, port in ports.items():
-                rate, p50, p99 = wrk(port, Path(script.name))
+                rate, p50, p99 = wrk(f"http://127.0.0.1:{port}", Path(script.name))
                 results[name].append((rate, p50, p99))
                 print(f"round {round_} {name:10s} {rate:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
                       flush=True)
