@@ -7,9 +7,9 @@ scheduled on the data.
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG, Asset, task
 
-from jobs.pipeline.airflow_tasks import dag_policy, lake_uri, spark_stage_task, stage_outputs
+from jobs.pipeline.airflow_tasks import abort_release_task, dag_policy, lake_uri, spark_stage_task, stage_outputs
 from jobs.runtime.config import load_settings
 
 SETTINGS = load_settings()
@@ -35,7 +35,9 @@ For each local day of the grid (`grid.timezone`): extract the day's meter and se
 from Cassandra into `bronze/`, validate and estimate them into `silver/` (VEE), aggregate them
 into `gold/`, then in parallel build the day's search indices (alias swap) and publish its
 figures into the Redis serving cache (version flip), and last write the day's HTML run
-report under `<lake>/_reports/`.
+report under `<lake>/_reports/`. With `release.mode: candidate` the figures and indices wait
+as candidates (served by the edge's canary pool) until the `release` task checks and promotes
+them; when it refuses or fails, `abort` drops them and fails the run.
 
 Late data: every task first re-processes those of the `airflow.late_data_days` days before
 its date whose inputs changed since it last ran them (for the extract: Cassandra received
@@ -52,4 +54,15 @@ or without a scheduler: `gridlake backfill --start 2024-10-01 --end 2024-10-31`.
         for stage in STAGES
     }
     tasks["extract"] >> tasks["validate"] >> tasks["aggregate"] >> [tasks["index"], tasks["publish"]]
+    if SETTINGS.release.mode == "candidate":
+        # The day's figures and indices wait as candidates: released together when they pass
+        # their checks, dropped when they do not (or the release fails).
+        release = spark_stage_task(SETTINGS, "release", ["--date", LOCAL_DATE])
+
+        @task(trigger_rule="one_failed")
+        def abort(local_date: str) -> None:
+            """Drop the day's candidates (the release refused or failed), then fail the run."""
+            abort_release_task(SETTINGS, local_date)
+
+        [tasks["index"], tasks["publish"]] >> release >> abort(LOCAL_DATE)
     [tasks["index"], tasks["publish"]] >> tasks["report"]

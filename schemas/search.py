@@ -9,6 +9,7 @@ it exists on every Elasticsearch, the local one included (see conf/services/elas
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -19,6 +20,18 @@ TEMPLATE_DIR = files("schemas") / "elasticsearch"
 
 #: alias -> index template name (also the template file's stem)
 ALIASES = {"meters": "meters", "readings-daily": "readings-daily"}
+
+
+def candidate_alias(alias: str) -> str:
+    """The alias of ``alias``'s candidate version: built, checked, not yet live (release.mode
+    candidate); the edge's canary pool searches it."""
+    return f"{alias}-candidate"
+
+
+def day_families(day: date) -> tuple[tuple[str, str], ...]:
+    """(alias, base) of each index family a day's index build makes: the meters, and the
+    month's member of readings-daily."""
+    return (("meters", "meters"), ("readings-daily", f"readings-daily-{day:%Y-%m}"))
 
 
 @cache

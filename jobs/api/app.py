@@ -54,6 +54,7 @@ from jobs.stores.search_query import (
 )
 from schemas.cache_keys import (AREA_DAILY, AREA_TOP_CONSUMERS, METER_DAILY, METER_HOURLY, METER_LATEST, METER_MONTH,
                                 METER_TOU, KeyFamily, pointer_key)
+from schemas.search import candidate_alias
 
 PROBLEM = "application/problem+json"
 PRIVATE = "private, no-store"
@@ -295,7 +296,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except SearchInputError as exc:
             raise Problem(400, "Bad request", str(exc).replace("--", "")) from None
         _, body = search_query(wanted)
-        found = request.app.state.es.search(index=settings.api.search_alias, aggs=facet_aggregations(), **body)
+        es, alias = request.app.state.es, settings.api.search_alias
+        if settings.api.data_version == "candidate" and es.indices.exists_alias(name=candidate_alias(alias)):
+            alias = candidate_alias(alias)  # the canary pool searches the candidate while there is one
+        found = es.search(index=alias, aggs=facet_aggregations(), **body)
         hits = [public_hit(hit, wanted.near is not None) for hit in found["hits"]["hits"]]
         facets = {name: {bucket["key"]: bucket["doc_count"] for bucket in found["aggregations"][name]["buckets"]}
                   for name in FACETS}

@@ -52,42 +52,36 @@ def cache_get_command(
 
 
 def _release(date_: str, env: str | None, promote: bool) -> None:
-    """Promote or abort the candidate version of a day, with the durable copies conf asks for."""
-    from jobs.stores.cache_durable import DurableCopies
-    from jobs.stores.cache_versions import PublishError, configured_publisher
-    from jobs.stores.cache_writeback import WriteBehindQueue
-    from jobs.stores.clients import RedisUnavailable, cache_client, cassandra_session
+    """Promote or abort the candidates (figures and search indices) of a day."""
+    from jobs.stores.cache_versions import PublishError
+    from jobs.stores.clients import RedisUnavailable
+    from jobs.stores.data_release import abort_release, promote_release
 
     settings = settings_for(env)
     day = parse_dates(date_, None)[0]
     try:
-        client = cache_client(settings)
-    except RedisUnavailable as exc:
+        release = (promote_release if promote else abort_release)(settings, day)
+    except (PublishError, RedisUnavailable) as exc:
         fail(str(exc))
-    try:
-        if not promote:
-            version = configured_publisher(client, settings.cache).abort(day)
-            console.print(f"aborted {version}: the canary pool serves {day}'s live version again", highlight=False)
-            return
-        with cassandra_session(settings) as session:
-            durable = (WriteBehindQueue(client, settings.cache.prefix) if settings.cache.durable_mode == "write-behind"
-                       else DurableCopies(session, settings.cassandra.keyspace))
-            version, copied = configured_publisher(client, settings.cache, durable).promote(day)
-        console.print(f"promoted {version}: live for {day}, {copied:,} durable copies "
-                      f"{'queued' if settings.cache.durable_mode == 'write-behind' else 'written'}", highlight=False)
-    except PublishError as exc:
-        fail(str(exc))
+    indices = ", ".join(release.indices) or "none"
+    if promote:
+        console.print(f"promoted {day}: figures {release.version or '(no candidate)'} live, {release.copies:,} "
+                      f"durable copies sent; search indices live: {indices}", highlight=False)
+    else:
+        console.print(f"aborted {day}: figures {release.version or '(no candidate)'} dropped; search indices "
+                      f"dropped: {indices}; the canary pool serves the live version again", highlight=False)
 
 
 @cache_app.command("promote")
 def cache_promote_command(date_: DateOption, env: EnvOption = None) -> None:
-    """Make a day's candidate version live for everyone (its durable copies first)."""
+    """Make a day's candidate figures and search indices live for everyone, without the checks
+    grid_daily's release task runs."""
     _release(date_, env, promote=True)
 
 
 @cache_app.command("abort")
 def cache_abort_command(date_: DateOption, env: EnvOption = None) -> None:
-    """Drop a day's candidate version: the canary pool goes back to the live one."""
+    """Drop a day's candidate figures and search indices: the canary pool goes back to the live ones."""
     _release(date_, env, promote=False)
 
 

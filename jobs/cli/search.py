@@ -39,7 +39,7 @@ def index_versions_command(alias: AliasOption = "meters", month: MonthOption = N
     table = Table("version", "created (UTC)", "documents", "build", "live")
     for version in family.versions():
         table.add_row(version.name, version.created, f"{version.docs:,}", version.build_state,
-                      "[green]live[/]" if version.live else "")
+                      "[green]live[/]" if version.live else "[yellow]candidate[/]" if version.candidate else "")
     console.print(table)
 
 

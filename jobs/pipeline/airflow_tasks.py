@@ -238,3 +238,17 @@ def expire_stale_cache_versions_via_provider(settings: Settings) -> dict[str, in
     from jobs.stages.housekeeping import expire_stale_cache_versions
 
     return expire_stale_cache_versions(RedisHook(redis_conn_id=REDIS_CONN_ID).get_conn(), settings)
+
+
+def abort_release_task(settings: Settings, local_date: str) -> None:
+    """grid_daily's ``abort``: drop the day's candidates when the release refused or failed,
+    then fail, so that the run shows the day was not released."""
+    from datetime import date
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jobs.stores.data_release import abort_release
+
+    dropped = abort_release(settings, date.fromisoformat(local_date))
+    raise AirflowFailException(f"{local_date}: not released; dropped figures {dropped.version or '(none)'} and "
+                               f"search indices {', '.join(dropped.indices) or '(none)'}")

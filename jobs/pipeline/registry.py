@@ -7,8 +7,9 @@ themselves are in jobs/pipeline/runner.py's ``STAGE_JOBS``.
 from __future__ import annotations
 
 #: every stage, in running order
-STAGES = ("extract", "compact", "validate", "aggregate", "index", "publish", "report", "housekeeping")
+STAGES = ("extract", "compact", "validate", "aggregate", "index", "publish", "release", "report", "housekeeping")
 #: the daily pipeline in order; each stage's inputs are the outputs of its UPSTREAM stages
+#: (``release`` joins it only with release.mode candidate, in grid_daily)
 DAILY = ("extract", "validate", "aggregate", "index", "publish", "report")
 UPSTREAM: dict[str, tuple[str, ...]] = {
     "extract": (),
@@ -17,6 +18,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "aggregate": ("validate",),
     "index": ("aggregate",),
     "publish": ("aggregate",),
+    "release": ("index", "publish"),
     "report": ("index", "publish"),
     "housekeeping": (),
 }

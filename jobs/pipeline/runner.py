@@ -29,7 +29,7 @@ from pyspark.sql import SparkSession
 from jobs.pipeline.planning import Job, Runs, StageRun, dependencies, is_done
 from jobs.pipeline.registry import STAGE_RECORD, STAGES, UPSTREAM
 from jobs.runtime.config import Settings
-from jobs.stages import aggregate, compact, extract, housekeeping, index, publish, report, validate
+from jobs.stages import aggregate, compact, extract, housekeeping, index, publish, release, report, validate
 from jobs.stores.cassandra_tables import cassandra_written_at
 from jobs.stores.lake import quarantine_per_rule
 from jobs.stores.runs import RunRecord, one_commit, read_runs, recorded_run
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 #: stage -> the module whose ``main(settings, run_date, spark)`` runs it
 STAGE_JOBS: dict[str, ModuleType] = {
     "extract": extract, "compact": compact, "validate": validate, "aggregate": aggregate, "index": index,
-    "publish": publish, "report": report, "housekeeping": housekeeping,
+    "publish": publish, "release": release, "report": report, "housekeeping": housekeeping,
 }
 
 

@@ -466,9 +466,6 @@ class CacheConf(_Section):
         False, description="Publish into the Redis Cluster of redis.cluster_nodes instead of redis.url.")
     top_consumers: int = Field(
         20, ge=1, description="Meters kept in each feeder's and region's top-consumers sorted set.")
-    release: Literal["live", "candidate"] = Field(
-        "live", description="Where a publish stops: live (flipped at once), or candidate (served only by the "
-                            "edge's canary pool until `gridlake cache promote`).")
     durable_mode: Literal["write-through", "write-behind"] = Field(
         "write-through",
         description="Durable copies by the publish (write-through) or by `gridlake writeback run` (write-behind).")
@@ -477,6 +474,26 @@ class CacheConf(_Section):
     writeback_claim_idle_ms: int = Field(
         30_000, ge=0,
         description="Write-behind: how long an entry sits unacknowledged before another worker reclaims it, in ms.")
+
+
+class ReleaseConf(_Section):
+    """How a day's new figures and search indices go live. ``live``: each at once, as its stage
+    finishes. ``candidate``: the publish and the index build stop short of live, the edge's
+    canary pool serves them, and grid_daily's ``release`` task promotes them together when the
+    candidate passes its checks (else its ``abort`` task drops them); `gridlake cache promote`
+    and `gridlake cache abort` do the same by hand, without the checks."""
+
+    mode: Literal["live", "candidate"] = Field(
+        "live", description="live: figures and search go live as they are built; candidate: they wait for a "
+                            "promotion.")
+    max_quarantine_share: float = Field(
+        0.05, ge=0, le=1, description="Promotion check: the day's quarantined readings / bronze readings at most this.")
+    max_count_change: float = Field(
+        0.05, ge=0, description="Promotion check: the candidate's keys within this share of the live version's "
+                                "(when the day has one).")
+    max_total_change: float = Field(
+        0.1, ge=0, description="Promotion check: the candidate's regions' total kWh imported within this share of "
+                               "the live version's (when the day has one).")
 
 
 class ApiConf(_Section):
@@ -583,6 +600,7 @@ class Settings(BaseSettings):
     services: ServicesConf = Field(ServicesConf(), description="The local servers that `gridlake services up` starts.")
     api: ApiConf = Field(ApiConf(), description="The serving API.")
     edge: EdgeConf = Field(EdgeConf(), description="The nginx edge in front of the API.")
+    release: ReleaseConf = Field(ReleaseConf(), description="How new figures and search indices go live.")
     cache: CacheConf = Field(
         CacheConf(),
         description="The serving cache in Redis (schemas/cache_keys.py): key namespace, lifetimes, durable copies.")

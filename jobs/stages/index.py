@@ -2,7 +2,8 @@
 
 ``meters`` and this month's member of ``readings-daily`` (documents from
 jobs/transforms/search_documents.py) are each built as a new version beside the live one and
-swapped in with one ``_aliases`` call (jobs/stores/search_indices.py). Documents are built in
+swapped in with one ``_aliases`` call (jobs/stores/search_indices.py), or, with
+``release.mode: candidate``, put under the candidate alias until the release. Documents are built in
 Spark and bulk-loaded from the driver over ``toLocalIterator``: one partition in memory at a
 time.
 """
@@ -32,6 +33,7 @@ from jobs.transforms.search_documents import (
 from schemas.cassandra import METERS, SENSORS
 from schemas.gold import METER_DAILY
 from schemas.lake import PARTITION_COLUMN
+from schemas.search import day_families
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,14 @@ STAGE = "index"
 SAMPLE_DOCUMENTS = 5
 
 
-def build(family: VersionedIndex, frame: DataFrame, id_of: DocumentId) -> tuple[str, int]:
-    """Build one new version of ``family`` from ``frame`` and swap it in."""
+def build(family: VersionedIndex, frame: DataFrame, id_of: DocumentId, candidate: bool = False) -> tuple[str, int]:
+    """Build one new version of ``family`` from ``frame`` and swap it in (as the ``candidate``:
+    under the candidate alias)."""
     count = frame.count()
     stream = (without_nulls(row.asDict(recursive=True)) for row in frame.toLocalIterator())
     samples = {id_of(doc): doc for doc in (without_nulls(row.asDict(recursive=True))
                                            for row in frame.limit(SAMPLE_DOCUMENTS).collect())}
-    index = family.build(stream, id_of, expected_docs=count, samples=samples)
+    index = family.build(stream, id_of, expected_docs=count, samples=samples, candidate=candidate)
     return index, count
 
 
@@ -63,15 +66,14 @@ def main(settings: Settings, run_date: date, spark: SparkSession | None = None) 
     daily_today = daily_month.where(F.col(PARTITION_COLUMN) == F.lit(run_date))
     conf = settings.search
     records = []
-    builds = (
-        (VersionedIndex(es, "meters", "meters", conf.replicas, conf.keep_versions),
-         meter_documents(catalogue["meters"], catalogue["sensors"], daily_today), device_id),
-        (VersionedIndex(es, "readings-daily", f"readings-daily-{run_date:%Y-%m}", conf.replicas, conf.keep_versions),
-         readings_daily_documents(daily_month, catalogue["meters"]), meter_day_id),
-    )
-    for family, frame, id_of in builds:
+    documents = {"meters": (meter_documents(catalogue["meters"], catalogue["sensors"], daily_today), device_id),
+                 "readings-daily": (readings_daily_documents(daily_month, catalogue["meters"]), meter_day_id)}
+    candidate = settings.release.mode == "candidate"
+    for alias, base in day_families(run_date):
+        family = VersionedIndex(es, alias, base, conf.replicas, conf.keep_versions)
+        frame, id_of = documents[alias]
         with recorded_run(settings.lake_root, STAGE, family.base, run_date) as record:
-            index, count = build(family, frame, id_of)
+            index, count = build(family, frame, id_of, candidate)
             record.rows_read = record.rows_written = count
             log.info("stage=index date=%s alias=%s index=%s docs=%d", run_date, family.alias, index, count)
         records.append(record)

@@ -54,7 +54,7 @@ def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter,
     side by side from the start: Spark's FIFO scheduler gave all slots to whichever job came
     first, and the Redis tasks waited for the Cassandra tasks."""
     cores = entries.sparkSession.sparkContext.defaultParallelism
-    if settings.cache.release == "candidate":  # its copies are written when it is promoted
+    if settings.release.mode == "candidate":  # its copies are written when it is promoted
         return write_from_partitions(entries, settings, writer, version, tasks=cores, queued=False)
     if settings.cache.durable_mode == "write-behind":
         return write_from_partitions(entries, settings, writer, version, tasks=cores, queued=True)
@@ -74,14 +74,14 @@ def publish_day(settings: Settings, run_date: date, meter_daily: DataFrame, mete
                 areas: dict[str, DataFrame], tou_daily: DataFrame | None = None,
                 meter_monthly: DataFrame | None = None) -> tuple[str, int]:
     """Publish ``run_date``'s gold frames: written from Spark partitions, then verified, flipped
-    and the previous version retired (or, with ``cache.release: candidate``, left a candidate);
+    and the previous version retired (or, with ``release.mode: candidate``, left a candidate);
     returns the new version and its keys."""
     conf = settings.cache
     publisher = configured_publisher(cache_client(settings), conf)
     entries = cache_entries(run_date, meter_daily, meter_hourly, areas, conf.top_consumers,
                             latest=publisher.is_newest(run_date), tou_daily=tou_daily, meter_monthly=meter_monthly)
     return publisher.publish_with(run_date, lambda version: write_version(entries, settings, publisher.writer, version),
-                                  candidate=conf.release == "candidate")
+                                  candidate=settings.release.mode == "candidate")
 
 
 def _gold_day(spark: SparkSession, settings: Settings, table: LakeTable, day: date) -> DataFrame:

@@ -13,6 +13,10 @@ A build never touches what readers see until it is complete and checked:
    sees either version whole, never both and never neither.
 Old versions stay for rollback (the newest ``keep``); a failed build leaves the alias where
 it was and its index marked ``building`` (pruned by the next build).
+
+A candidate build (release.mode candidate) stops before step 4: its index gets the family's
+candidate alias (``<alias>-candidate``) instead, until ``promote_candidate`` swaps it in or
+``abort_candidate`` drops it. Pruning never deletes the live or the candidate version.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
-from schemas.search import ALIASES, index_template
+from schemas.search import ALIASES, candidate_alias, index_template
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class IndexVersion:
     docs: int
     build_state: str
     live: bool
+    candidate: bool = False
 
 
 def version_name(base: str, now: datetime | None = None) -> str:
@@ -103,21 +108,48 @@ class VersionedIndex:
                 raise IndexBuildError(f"{index}: document {doc_id} differs from its source in {differing}")
         self.es.indices.put_mapping(index=index, meta={"build_state": COMPLETE, "alias": self.alias})
 
-    def live(self) -> list[str]:
-        """The indices of this family the alias points at now."""
+    def live(self, alias: str | None = None) -> list[str]:
+        """The indices of this family the alias (or ``alias``) points at now."""
         try:
-            members = self.es.indices.get_alias(name=self.alias)
+            members = self.es.indices.get_alias(name=alias or self.alias)
         except NotFoundError:
             return []
         return sorted(name for name in members if name.startswith(f"{self.base}-v"))
 
-    def swap(self, index: str) -> None:
-        """Point the alias at ``index`` instead of this family's current version, in one call."""
+    def candidate(self) -> str | None:
+        """This family's candidate version, None when there is none."""
+        return next(iter(self.live(candidate_alias(self.alias))), None)
+
+    def swap(self, index: str, alias: str | None = None) -> None:
+        """Point the alias (or ``alias``) at ``index`` instead of this family's current version,
+        in one call."""
+        alias = alias or self.alias
+        actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in self.live(alias)
+                                         if old != index]
+        actions.append({"add": {"index": index, "alias": alias}})
+        self.es.indices.update_aliases(actions=actions)
+        log.info("stage=index event=swap alias=%s base=%s live=%s", alias, self.base, index)
+
+    def promote_candidate(self) -> str | None:
+        """Make the candidate live: one ``_aliases`` call moves the alias to it and drops the
+        candidate alias. Returns it (None when there was no candidate)."""
+        index = self.candidate()
+        if index is None:
+            return None
         actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": self.alias}} for old in self.live()
                                          if old != index]
-        actions.append({"add": {"index": index, "alias": self.alias}})
+        actions += [{"add": {"index": index, "alias": self.alias}},
+                    {"remove": {"index": index, "alias": candidate_alias(self.alias)}}]
         self.es.indices.update_aliases(actions=actions)
-        log.info("stage=index event=swap alias=%s base=%s live=%s", self.alias, self.base, index)
+        log.info("stage=release event=promote alias=%s base=%s live=%s", self.alias, self.base, index)
+        return index
+
+    def abort_candidate(self) -> str | None:
+        """Drop the candidate: its alias now, its index with the next prune. Returns it."""
+        index = self.candidate()
+        if index is not None:
+            self.es.indices.delete_alias(index=index, name=candidate_alias(self.alias))
+        return index
 
     def versions(self) -> list[IndexVersion]:
         """Every version of this family, newest first."""
@@ -125,7 +157,7 @@ class VersionedIndex:
             found = self.es.indices.get(index=f"{self.base}-v*")
         except NotFoundError:
             return []
-        live = set(self.live())
+        live, staged = set(self.live()), set(self.live(candidate_alias(self.alias)))
         counts = {row["index"]: int(row["docs.count"] or 0)
                   for row in self.es.cat.indices(index=f"{self.base}-v*", format="json", h="index,docs.count")}
         versions = [
@@ -136,17 +168,19 @@ class VersionedIndex:
                 docs=counts.get(name, 0),
                 build_state=body["mappings"].get("_meta", {}).get("build_state", "unknown"),
                 live=name in live,
+                candidate=name in staged,
             )
             for name, body in found.items()
         ]
         return sorted(versions, key=lambda v: v.name, reverse=True)
 
     def prune(self) -> list[str]:
-        """Delete versions beyond the newest ``keep`` complete ones, and failed builds; never the live one."""
+        """Delete versions beyond the newest ``keep`` complete ones, and failed builds; never the
+        live one or the candidate."""
         complete_kept = 0
         doomed = []
         for version in self.versions():
-            if version.live:
+            if version.live or version.candidate:
                 continue
             if version.build_state == COMPLETE and complete_kept < self.keep - 1:
                 complete_kept += 1
@@ -157,8 +191,9 @@ class VersionedIndex:
         return doomed
 
     def build(self, documents: Iterable[Mapping[str, Any]], id_of: DocumentId, expected_docs: int,
-              samples: Mapping[str, Mapping[str, Any]]) -> str:
-        """Create, load, check and swap in a new version; prune old ones. Returns its name."""
+              samples: Mapping[str, Mapping[str, Any]], candidate: bool = False) -> str:
+        """Create, load, check and swap in a new version (as the ``candidate``: under the
+        candidate alias); prune old ones. Returns its name."""
         index = self.create()
         try:
             self.load(index, documents, id_of)
@@ -167,7 +202,7 @@ class VersionedIndex:
             # The alias was not touched; the index keeps build_state=building until pruned.
             log.error("stage=index event=failed index=%s alias=%s error=%s", index, self.alias, exc)
             raise
-        self.swap(index)
+        self.swap(index, candidate_alias(self.alias) if candidate else None)
         self.prune()
         return index
 

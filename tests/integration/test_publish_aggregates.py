@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from builders.cache import stored_value
 from jobs.stages import publish as publish_aggregates
 from jobs.stores.cache_durable import DurableCopies
-from jobs.stores.cache_versions import FAMILIES
+from jobs.stores.cache_versions import FAMILIES, configured_publisher
 from jobs.stores.cache_read import CacheReader
 from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import cache_client, cassandra_session
@@ -161,6 +161,28 @@ def test_cache_get_reads_the_configured_redis(published: Settings) -> None:
                            "--date", "2024-10-27", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"meter_id": "M-2", "date": "2024-10-27", "figures": {"kwh_import": "30.000"}}
+
+
+def test_a_candidate_publish_leaves_the_day_live_as_it_was_and_no_durable_copies(published: Settings,
+                                                                                 spark: SparkSession) -> None:
+    """release.mode candidate: the version is written and verified, the day's candidate
+    pointer names it, the live pointers do not move, and Cassandra gets none of its copies (the
+    promotion writes them)."""
+    client = cache_client(published)
+    live = client.get(cache_keys.day_pointer_key(DAY.isoformat(), published.cache.prefix))
+    candidate_settings = published.model_copy(deep=True)
+    candidate_settings.release.mode = "candidate"
+    publish_aggregates.main(candidate_settings, DAY, spark)
+    candidate = client.get(cache_keys.candidate_pointer_key(DAY.isoformat(), published.cache.prefix)).decode()
+    try:
+        assert client.get(cache_keys.day_pointer_key(DAY.isoformat(), published.cache.prefix)) == live
+        assert sum(1 for _ in client.scan_iter(match=f"{published.cache.prefix}:{candidate}:*")) == PUBLISHED_KEYS
+        with cassandra_session(published) as session:
+            copies = session.execute(f"SELECT count(*) FROM {published.cassandra.keyspace}.cache_entries "
+                                     "WHERE version = %s ALLOW FILTERING", (candidate,)).one()[0]
+        assert copies == 0
+    finally:
+        configured_publisher(client, published.cache).abort(DAY)
 
 
 def test_a_refused_write_fails_the_publish_before_the_flip(published: Settings, spark: SparkSession) -> None:

@@ -114,3 +114,28 @@ def test_rollback_restores_the_previous_results_and_prune_keeps_k(es: Elasticsea
     assert alias_count(es) == 5
     with pytest.raises(IndexBuildError, match="test-feeders-vnope is not a complete version"):
         family.rollback(to="test-feeders-vnope")
+
+
+def test_a_candidate_waits_beside_the_live_version_until_promoted(es: Elasticsearch) -> None:
+    family = VersionedIndex(es, ALIAS, ALIAS, keep=1)
+    live = build(family, feeders(3))
+    candidate = family.build(feeders(5), by_feeder, expected_docs=5, samples={"F-00": feeders(5)[0]}, candidate=True)
+
+    assert family.live() == [live] and family.candidate() == candidate
+    assert alias_count(es) == 3 and es.count(index=f"{ALIAS}-candidate")["count"] == 5
+    assert {v.name for v in family.versions()} == {live, candidate}, "keep=1 prunes neither the live nor the candidate"
+
+    assert family.promote_candidate() == candidate
+    assert family.live() == [candidate] and family.candidate() is None
+    assert alias_count(es) == 5
+    assert not es.indices.exists_alias(name=f"{ALIAS}-candidate")
+
+
+def test_an_aborted_candidate_leaves_the_live_version_and_is_pruned_later(es: Elasticsearch) -> None:
+    family = VersionedIndex(es, ALIAS, ALIAS, keep=1)
+    live = build(family, feeders(3))
+    aborted = family.build(feeders(5), by_feeder, expected_docs=5, samples={"F-00": feeders(5)[0]}, candidate=True)
+
+    assert family.abort_candidate() == aborted
+    assert family.candidate() is None and family.live() == [live] and alias_count(es) == 3
+    assert aborted in family.prune()

@@ -42,6 +42,19 @@ def test_grid_daily_runs_the_stages_in_pipeline_order(dagbag: DagBag) -> None:
                         "index": {"aggregate"}, "publish": {"aggregate"}, "report": {"index", "publish"}}
 
 
+def test_with_candidate_releases_grid_daily_releases_or_aborts_after_index_and_publish(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDLAKE_RELEASE__MODE", "candidate")
+    dag = DagBag(dag_folder=str(DAGS / "grid_daily.py")).dags["grid_daily"]
+    upstream = {task.task_id: task.upstream_task_ids for task in dag.tasks}
+    assert upstream["release"] == {"index", "publish"} and upstream["abort"] == {"release"}
+    assert upstream["report"] == {"index", "publish"}, "the day's report is written whatever the release does"
+    assert dag.get_task("abort").trigger_rule == "one_failed"
+    assert dag.get_task("release").application_args[:2] == ["release", "--date"]
+    for task in (dag.get_task("release"), dag.get_task("abort")):
+        assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
+
+
 def test_spark_tasks_submit_the_shipped_job_package_on_spark_default(dagbag: DagBag) -> None:
     extract = dagbag.dags["grid_daily"].get_task("extract")
     assert extract._conn_id == "spark_default"  # the operator keeps it private
