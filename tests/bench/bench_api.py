@@ -90,6 +90,12 @@ def wrk(base_url: str, script: Path) -> tuple[float, float, float]:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), ms("50%"), ms("99%")
 
 
+def medians(results: dict[str, list[tuple[float, float, float]]]) -> tuple[dict[str, float], dict[str, float]]:
+    """The median requests/s and p99 of each case's rounds (``wrk``'s results)."""
+    return ({name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()},
+            {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()})
+
+
 def main() -> None:
     settings = load_settings("local")
     settings.cassandra.keyspace = KEYSPACE
@@ -160,8 +166,7 @@ def main() -> None:
             server.wait(timeout=15)
         for key in client.scan_iter(match=f"{PREFIX}:*", count=5000):
             client.delete(key)
-    rate = {name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()}
-    p99 = {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()}
+    rate, p99 = medians(results)
     hits, misses = (after[k] - stats[k] for k in ("get_hits", "get_misses"))
     print(f"a meter's day (payload {len(sample)} B), medians of {ROUNDS} rounds; target 0.5 of the ceiling "
           "and 3,000 req/s:", flush=True)

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench_api import CONNECTIONS, FIGURES, SECONDS, free_port, wait_for, wrk
+from bench_api import CONNECTIONS, FIGURES, SECONDS, free_port, medians, wait_for, wrk
 
 from jobs.api.app import key_digest
 from jobs.devstack.edge_server import EdgeServer
@@ -104,8 +103,7 @@ def main() -> None:
         api.wait(timeout=15)
         for key in client.scan_iter(match=f"{PREFIX}:*", count=5000):
             client.delete(key)
-    rate = {name: statistics.median(r for r, _, _ in rounds) for name, rounds in results.items()}
-    p99 = {name: statistics.median(p for _, _, p in rounds) for name, rounds in results.items()}
+    rate, p99 = medians(results)
     print(f"the edge (nginx, HTTPS, wrk -c{CONNECTIONS} {SECONDS} s rounds), "
           f"medians of {ROUNDS} rounds:", flush=True)
     for name in cases:
