@@ -39,6 +39,13 @@ def day_pointer_key(day: str, prefix: str = PREFIX) -> str:
     return f"{prefix}:live:{day}"
 
 
+def publishing_key(version: str, prefix: str = PREFIX) -> str:
+    """The marker of a publish in progress: set (with an expiry) before its first key is written,
+    deleted once it is flipped, left a candidate, or has failed. Maintenance spares a version
+    that has one."""
+    return f"{prefix}:publishing:{version}"
+
+
 def candidate_pointer_key(day: str, prefix: str = PREFIX) -> str:
     """The pointer to a day's candidate version: published, not yet live, served only to the
     edge's canary pool until it is promoted (flipped live) or aborted."""

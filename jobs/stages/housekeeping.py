@@ -25,7 +25,7 @@ from jobs.stores.cache_versions import RedisClient
 from jobs.stores.lake import vacuum
 from jobs.stores.runs import prune_runs_before
 from jobs.stores.search_indices import VersionedIndex
-from schemas.cache_keys import day_pointer_key, pointer_key
+from schemas.cache_keys import candidate_pointer_key, day_pointer_key, pointer_key, publishing_key
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,15 @@ def prune_search_versions(es: Elasticsearch, settings: Settings,
 
 
 def expire_stale_cache_versions(client: RedisClient, settings: Settings) -> dict[str, int]:
-    """Give keys of versions that no pointer names (the newest day's, or any day's) the grace
-    period, unless they already expire sooner; return keys touched per version."""
+    """Give keys of versions that no pointer names (the newest day's, any day's live or
+    candidate version) and that no publish in progress is writing the grace period, unless
+    they already expire sooner; return keys touched per version."""
     prefix = settings.cache.prefix
-    pointers = [pointer_key(prefix), *client.scan_iter(match=day_pointer_key("*", prefix), count=1000)]
+    pointers = [pointer_key(prefix), *client.scan_iter(match=day_pointer_key("*", prefix), count=1000),
+                *client.scan_iter(match=candidate_pointer_key("*", prefix), count=1000)]
     live_versions = {value.decode() for value in map(client.get, pointers) if value is not None}
+    live_versions |= {key.decode().rsplit(":", 1)[1]
+                      for key in client.scan_iter(match=publishing_key("*", prefix), count=1000)}
     grace_s = settings.cache.grace_s
     touched: dict[str, int] = {}
     for key in client.scan_iter(match=f"{prefix}:v*", count=1000):

@@ -39,7 +39,7 @@ import redis
 
 from jobs.runtime.config import CacheConf
 from schemas.cache_keys import (KEY_FAMILIES, METER_LATEST, PREFIX, KeyFamily, candidate_pointer_key, day_pointer_key,
-                                family_of, pointer_key)
+                                family_of, pointer_key, publishing_key)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,9 @@ local step = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 for _, key in ipairs(step[2]) do redis.call('EXPIRE', key, ARGV[4]) end
 return {step[1], #step[2]}
 """
+#: How long a publish in progress is marked as one at most (``publishing_key``): a publish that
+#: dies without removing its marker is spared by maintenance that long.
+PUBLISHING_TTL_S = 6 * 3600
 #: Slots a SCAN step visits: larger steps block the serving Redis for longer per call.
 SCAN_COUNT = 1000
 #: The oldest Redis a publish runs on: the retire script declares flags (``#!lua flags=``),
@@ -116,7 +119,8 @@ def _batches(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 @dataclass(frozen=True)
 class VersionWriter:
-    """How the keys of a version are written: pipelined batches of SET with its TTL, each batch followed by its durable copies. ``write`` does it from this process (``publish``);
+    """How the keys of a version are written: pipelined batches of SET with its TTL, each batch
+    followed by its durable copies. ``write`` does it from this process (``publish``);
     the Spark publish hands the same batch size, prefix and TTLs to the JVM's RedisEntryWriter,
     which sends the same commands from the tasks (jobs/stages/publish.py)."""
 
@@ -247,7 +251,15 @@ class CachePublisher:
         replaces expires), and the caller writes no durable copies (``promote`` does)."""
         self.check_servers()
         version = new_version(run_date)
-        written = write(version)
+        marker = publishing_key(version, self.prefix)
+        self.client.set(marker, "1", ex=PUBLISHING_TTL_S)
+        try:
+            return self._complete(run_date, version, write(version), candidate)
+        finally:
+            self.client.delete(marker)
+
+    def _complete(self, run_date: date, version: str, written: int, candidate: bool) -> tuple[str, int]:
+        """Verify the written version, then flip it (or leave it a candidate)."""
         self.verify(version, written)
         if candidate:
             replaced = self.client.set(candidate_pointer_key(run_date.isoformat(), self.prefix), version, get=True,
