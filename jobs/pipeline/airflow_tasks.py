@@ -37,7 +37,6 @@ def _secret(value) -> str | None:  # noqa: ANN001 - a SecretStr or None
 def connections(settings: Settings) -> dict[str, dict]:
     """The four connections of the DAGs, in Airflow's JSON connection format, from conf."""
     es = urlsplit(settings.elasticsearch.url)
-    redis_url = urlsplit(settings.redis.url)
     cassandra = settings.cassandra
     return {
         # A local master as the embedded default; any cluster's master by changing conf.
@@ -48,10 +47,29 @@ def connections(settings: Settings) -> dict[str, dict]:
         ELASTICSEARCH_CONN_ID: {"conn_type": "elasticsearch", "host": es.hostname, "port": es.port or 9200,
                                 "schema": es.scheme, "login": settings.elasticsearch.username,
                                 "password": _secret(settings.elasticsearch.password)},
-        REDIS_CONN_ID: {"conn_type": "redis", "host": redis_url.hostname, "port": redis_url.port or 6379,
-                        "password": _secret(settings.redis.password),
-                        "extra": {"db": int(redis_url.path.strip("/") or 0)}},
+        REDIS_CONN_ID: redis_connection(settings),
     }
+
+
+def redis_connection(settings: Settings) -> dict:
+    """The Redis provider's connection to the Redis the jobs publish into: the single server or,
+    with ``cache.cluster``, the Cluster (its nodes as startup nodes); the ACL user and TLS as
+    the jobs connect (jobs/stores/clients.py)."""
+    conf = settings.redis
+    url = urlsplit(conf.url)
+    extra: dict = {"db": int(url.path.strip("/") or 0)}
+    host, port = url.hostname, url.port or 6379
+    if settings.cache.cluster:
+        first, _, first_port = conf.cluster_nodes[0].rpartition(":")
+        host, port = first, int(first_port)
+        extra = {"cluster": True, "startup_nodes": ",".join(conf.cluster_nodes)}
+    if conf.tls_on:
+        extra |= {"ssl": True, "ssl_check_hostname": conf.tls.check_hostname,
+                  **{name: str(path) for name, path in (("ssl_ca_certs", conf.tls.ca_file),
+                                                        ("ssl_certfile", conf.tls.cert_file),
+                                                        ("ssl_keyfile", conf.tls.key_file)) if path is not None}}
+    return {"conn_type": "redis", "host": host, "port": port, "login": conf.username,
+            "password": _secret(conf.password), "extra": extra}
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:

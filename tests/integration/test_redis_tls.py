@@ -3,6 +3,7 @@ project's service code, a gold date published through it and read back."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -16,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
+from jobs.pipeline.airflow_tasks import REDIS_CONN_ID, connections, expire_stale_cache_versions_via_provider
 from jobs.stages import publish as publish_aggregates
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_read import CacheReader
@@ -113,6 +115,21 @@ def test_the_writeback_worker_takes_its_credentials_from_the_environment(publish
         durable = DurableCopies(session, KEYSPACE)
         copy = durable.read(cache_keys.METER_DAILY, {"meter_id": "M-T2", "date": "2024-10-27"})
         assert stored_value(cache_keys.METER_DAILY, copy) == {"kwh_import": "7.500", "completeness": "0.9500"}
+
+
+def test_the_maintenance_reaches_the_tls_redis_as_the_acl_user_through_the_provider(
+        tls_redis: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """grid_maintenance's expiry of stale versions goes through the Redis provider's connection,
+    which conf gives the ACL user and TLS: a version no pointer names gets the grace period."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{REDIS_CONN_ID.upper()}", json.dumps(connections(tls_redis)[REDIS_CONN_ID]))
+    client = redis_client(tls_redis)
+    orphan = f"{PREFIX}:vorphan-tls:meter:{{M-T9}}:daily:2024-10-27"
+    client.set(orphan, "{}")
+    try:
+        assert expire_stale_cache_versions_via_provider(tls_redis) == {"vorphan-tls": 1}
+        assert 0 < client.ttl(orphan) <= tls_redis.cache.grace_s
+    finally:
+        client.delete(orphan)
 
 
 @pytest.mark.parametrize(("username", "password", "as_user", "hint"), [
