@@ -111,6 +111,7 @@ def writeback_run_command(
             report = worker.drain()
             if report.written or report.dead or report.reclaimed:
                 console.print(f"{name}: wrote {report.written:,} copies, reclaimed {report.reclaimed:,} batches, "
-                              f"dead-lettered {report.dead:,} batches", highlight=False)
+                              f"dead-lettered {report.dead:,} batches, trimmed {report.trimmed:,} from the stream",
+                              highlight=False)
             if once:
                 return

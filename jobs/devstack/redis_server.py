@@ -85,8 +85,11 @@ def _server_argv(port: int, data_dir: str, maxmemory: str, extra: list[str],
         "--bind", "127.0.0.1",
         *(tls.argv(port) if tls else ["--port", str(port)]),
         "--dir", data_dir,
+        # No snapshots; an append-only file synced every second, so that a restart keeps the
+        # write-behind stream's undrained durable copies (and the published versions).
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
         "--maxmemory", maxmemory,
         "--protected-mode", "yes",
         "--proc-title-template", f"{{title}} {{listen-addr}} {MARKER}",

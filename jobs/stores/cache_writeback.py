@@ -13,7 +13,10 @@ itself; `gridlake writeback run` drains it:
 - a failed batch is retried with exponential backoff; after ``max_deliveries`` deliveries the
   entry moves to the dead-letter stream ``<prefix>:writeback:dead`` with its error;
 - Cassandra writes are upserts keyed like the cache key, so an entry written twice (a worker
-  that died after writing, before acknowledging) is stored once.
+  that died after writing, before acknowledging) is stored once;
+- after each drain the stream is trimmed up to its oldest entry not yet acknowledged (or, with
+  none pending, up to the last one delivered), so what was written leaves Redis's memory and
+  nothing unwritten does.
 """
 
 from __future__ import annotations
@@ -70,11 +73,13 @@ def queued_copies(fields: dict[bytes, bytes]) -> tuple[str, list[CacheEntry]]:
 
 @dataclass
 class DrainReport:
-    """What a drain did: durable copies written, stream entries dead-lettered and reclaimed."""
+    """What a drain did: durable copies written, stream entries dead-lettered, reclaimed and
+    trimmed away once acknowledged."""
 
     written: int = 0
     dead: int = 0
     reclaimed: int = 0
+    trimmed: int = 0
 
 
 class WriteBehindWorker:
@@ -129,8 +134,24 @@ class WriteBehindWorker:
                     report.dead += 1
                     log.error("stage=writeback event=dead_letter entry=%s error=%s", entry_id, error)
 
+    def trim(self) -> int:
+        """Drop the stream's entries every worker has acknowledged: those before the oldest one
+        pending, or, with none pending, up to the last one delivered. Returns how many went."""
+        pending = self.client.xpending(self.stream, GROUP)
+        if pending["pending"]:
+            cut = pending["min"]
+        else:
+            delivered = next((group["last-delivered-id"] for group in self.client.xinfo_groups(self.stream)
+                              if group["name"] in (GROUP, GROUP.encode())), None)
+            if delivered in (None, b"0-0", "0-0"):
+                return 0
+            millis, _, sequence = (delivered.decode() if isinstance(delivered, bytes) else delivered).partition("-")
+            cut = f"{millis}-{int(sequence) + 1}"
+        return self.client.xtrim(self.stream, minid=cut, approximate=False)
+
     def drain(self, block_ms: int = 1000) -> DrainReport:
-        """Reclaim idle entries of crashed workers, then read new ones until the stream is empty."""
+        """Reclaim idle entries of crashed workers, then read new ones until the stream is
+        empty; then trim what was acknowledged."""
         report = DrainReport()
         cursor = "0-0"
         while True:
@@ -143,6 +164,7 @@ class WriteBehindWorker:
         while True:
             batches = self.client.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch, block=block_ms)
             if not batches:
+                report.trimmed = self.trim()
                 return report
             for _, entries in batches:
                 self._handle(entries, report)

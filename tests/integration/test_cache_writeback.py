@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,11 +10,13 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_versions import CacheEntry
 from jobs.stores.cache_writeback import WriteBehindQueue, WriteBehindWorker, dead_letter_key, stream_key
+from jobs.devstack.redis_server import RedisServer
 from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import cassandra_session, redis_client
 from jobs.runtime.config import Settings
@@ -96,6 +99,68 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(scratch: Settings) 
     assert stored_rows(scratch) == ENTRIES
     assert value == '{"meter_id":"M-02999","date":"2024-10-27","figures":{"kwh_import":374.875}}'
     assert client.xpending(stream_key(PREFIX), "writers")["pending"] == 0
+    assert client.xlen(stream_key(PREFIX)) == 0, "every batch written is trimmed from the stream"
+
+
+def test_the_stream_keeps_what_is_not_yet_acknowledged_and_drops_the_rest(scratch: Settings) -> None:
+    """Two workers: one reads a batch and holds it (pending), the other drains the rest. The
+    trim leaves the held batch and everything after it, and drops only what came before."""
+    client = redis_client(scratch)
+    queue = WriteBehindQueue(client, PREFIX)
+    entries = [CacheEntry(METER_DAILY, {"meter_id": f"M-{n}", "date": "2024-10-27"},
+                          METER_DAILY.document({"meter_id": f"M-{n}", "date": "2024-10-27"}, {"kwh_import": n}))
+               for n in range(4)]
+    ids = []
+    with cassandra_session(scratch) as session:
+        first = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "first", prefix=PREFIX, batch=1)
+        for entry in entries[:2]:
+            queue.write("v-test", [entry])
+            ids.append(client.xrevrange(stream_key(PREFIX), count=1)[0][0])
+        first.drain(block_ms=100)  # both written and acknowledged
+        queue.write("v-test", [entries[2]])
+        held = client.xreadgroup("writers", "holder", {stream_key(PREFIX): ">"}, count=1)[0][1][0][0]
+        queue.write("v-test", [entries[3]])
+        report = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "second", prefix=PREFIX,
+                                   claim_idle_ms=60_000).drain(block_ms=100)
+    remaining = [entry_id for entry_id, _ in client.xrange(stream_key(PREFIX))]
+    assert report.trimmed == 0, "the first drain already trimmed what it acknowledged"
+    assert remaining[0] == held and ids[0] not in remaining and ids[1] not in remaining
+    assert len(remaining) == 2, "the held batch and the one drained after it wait for the held one"
+    assert client.xpending(stream_key(PREFIX), "writers")["pending"] == 1
+
+
+def test_queued_copies_survive_a_redis_killed_and_restarted(scratch: Settings, tmp_path: Path) -> None:
+    """A Redis of the test's own, killed (SIGKILL, by its pid) with batches queued and not yet
+    drained: restarted, it still holds them (its append-only file), and a drain writes every one."""
+    own = scratch.model_copy(deep=True)
+    own.state_dir = tmp_path / "state"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        own.redis.url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    server = RedisServer(own)
+    server.launch()
+    try:
+        server.wait_ready(30)
+        entries = [CacheEntry(METER_DAILY, {"meter_id": f"M-{n:03d}", "date": "2024-10-27"},
+                              METER_DAILY.document({"meter_id": f"M-{n:03d}", "date": "2024-10-27"}, {"kwh_import": n}))
+                   for n in range(300)]
+        queue = WriteBehindQueue(redis_client(own), PREFIX)
+        for start in range(0, 300, BATCH):
+            queue.write("v-test", entries[start:start + BATCH])
+        time.sleep(1.5)  # the append-only file is synced every second
+        pid = server.process.pid()
+        os.kill(pid, signal.SIGKILL)
+        psutil.Process(pid).wait(timeout=10)
+        server.launch()
+        server.wait_ready(30)
+        client = redis_client(own)
+        assert client.xlen(stream_key(PREFIX)) == 300 // BATCH, "every queued batch is still there"
+        with cassandra_session(own) as session:
+            report = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "after-restart",
+                                       prefix=PREFIX).drain(block_ms=100)
+        assert report.written == 300 and stored_rows(own) == 300
+    finally:
+        server.stop()
 
 
 def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(scratch: Settings) -> None:
