@@ -11,6 +11,9 @@ from jobs.cli.common import DateOption, EndOption, EnvOption, console, fail, par
 from jobs.pipeline.registry import DAILY, STAGE_RECORD
 
 run_app = typer.Typer(help="Run one job.", no_args_is_help=True)
+AllowEmptyOption = Annotated[bool, typer.Option(
+    "--allow-empty", help="Let the extract replace a date's bronze rows with nothing when Cassandra no longer "
+                          "holds the day.")]
 
 
 def _or_fail(step):  # noqa: ANN001, ANN202 - a thunk and whatever it returns
@@ -36,12 +39,13 @@ def _print_record(record) -> None:  # noqa: ANN001 - a RunRecord or a job's line
                       f"in {record.seconds:.1f} s", highlight=False)
 
 
-def _run_stage(stage: str, date_: str, end: str | None, env: str | None) -> None:
+def _run_stage(stage: str, date_: str, end: str | None, env: str | None, allow_empty: bool = False) -> None:
     """Run one stage over a date range, date by date, a line per table; stop at the first failure."""
     from jobs.pipeline.runner import run_stage
     from jobs.runtime.spark import spark_session
 
     settings = settings_for(env)
+    settings.lake.allow_empty_replace = settings.lake.allow_empty_replace or allow_empty
     days = parse_dates(date_, end)
     spark = spark_session(settings, app_name=f"gridlake-{stage}")
     for day in days:
@@ -50,9 +54,10 @@ def _run_stage(stage: str, date_: str, end: str | None, env: str | None) -> None
 
 
 @run_app.command("extract")
-def run_extract_command(date_: DateOption, end: EndOption = None, env: EnvOption = None) -> None:
+def run_extract_command(date_: DateOption, end: EndOption = None, env: EnvOption = None,
+                        allow_empty: AllowEmptyOption = False) -> None:
     """Extract meter and sensor readings of a local date (or range) from Cassandra into bronze."""
-    _run_stage("extract", date_, end, env)
+    _run_stage("extract", date_, end, env, allow_empty)
 
 
 @run_app.command("validate")
@@ -131,6 +136,7 @@ def backfill_command(
     force: Annotated[bool, typer.Option("--force", help="Run dates that `_runs` says are complete too.")] = False,
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="Dates run at once (VEE and aggregates "
                                           "still wait for the dates before them).")] = 1,
+    allow_empty: AllowEmptyOption = False,
     env: EnvOption = None,
 ) -> None:
     """Run the daily pipeline over a range without a scheduler, resumably.
@@ -151,6 +157,7 @@ def backfill_command(
         fail(f"--stages {stages!r}: unknown stage {unknown[0] if unknown else ''!r} "
              f"(known: {', '.join(DAILY)})", code=2)
     settings = settings_for(env)
+    settings.lake.allow_empty_replace = settings.lake.allow_empty_replace or allow_empty
     days = parse_dates(start, end)
     jobs = plan(chosen, days, stage_runs(settings, days), cassandra_written_at(settings), force=force)
     skipped = len(chosen) * len(days) - len(jobs)

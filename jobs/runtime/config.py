@@ -120,6 +120,9 @@ class LakeConf(_Section):
     vacuum_retention_hours: int = Field(
         168, ge=168,
         description="VACUUM keeps replaced Delta files this long for readers of old versions (Delta's minimum: 168).")
+    allow_empty_replace: bool = Field(
+        False, description="Let an extract replace a date's bronze partition that has rows with nothing, when "
+                           "Cassandra no longer holds the day (`--allow-empty` for one run).")
 
 
 class CassandraConf(_Section):

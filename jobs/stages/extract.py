@@ -10,7 +10,9 @@ The keys, not the readings, are range-partitioned by device before the join, so 
 task reads one band of devices and writes it as one file sorted by device and time, and no
 reading is shuffled. The rows stream from Cassandra straight into the lake writer, counted on
 the way, and replace the date's bronze partition as a whole (jobs/stores/lake.py): a rerun
-never appends a second copy and picks up late rows. Rows read must equal rows written.
+never appends a second copy and picks up late rows. Rows read must equal rows written. A day
+Cassandra no longer holds never empties a partition that has rows, unless asked
+(``lake.allow_empty_replace``, `--allow-empty`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
         # which warns about an aggregate across partitions in every extract's log.)
         keys = day_keys(spark, keyspace, feed, day).cache()
         try:
-            expected_rows = keys.count() * feed.readings_per_day(settings.grid)
+            devices = keys.count()
+            if devices == 0 and not settings.lake.allow_empty_replace:
+                refuse_to_empty(target, feed, day)
+            expected_rows = devices * feed.readings_per_day(settings.grid)
             files = day_files(expected_rows, settings.lake.bytes_per_reading, settings.lake.target_file_mb * 2**20,
                               spark.sparkContext.defaultParallelism)
             bronze = laid_out_day(spark, settings.cassandra, feed, keys, files)
@@ -80,6 +85,17 @@ def extract_feed(spark: SparkSession, settings: Settings, feed: ReadingsFeed, da
             raise ExtractError(f"{feed.bronze.path} date={day}: read {record.rows_read} rows from Cassandra "
                                f"but the lake write committed {record.rows_written}")
     return record
+
+
+def refuse_to_empty(target: LakeTableRef, feed: ReadingsFeed, day: date) -> None:
+    """Fail, before anything is written, when Cassandra holds no device of ``day`` but the
+    lake's partition has rows: replacing it would lose them (the day is past
+    ``cassandra.raw_ttl_days``, or was deleted), and every later stage would follow."""
+    stored = target.partition_files(day)
+    if stored.files:
+        raise ExtractError(f"{feed.bronze.path} date={day}: Cassandra holds no readings of the day (past "
+                           f"cassandra.raw_ttl_days, or deleted) but the lake's partition has {stored.files} files "
+                           f"({stored.bytes:,} bytes); kept as it is (--allow-empty replaces it with nothing)")
 
 
 def require_cassandra(settings: Settings) -> None:

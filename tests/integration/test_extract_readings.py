@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cassandra.query import ValueSequence
 from cassandra.util import Date as CassandraDate
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,7 +27,7 @@ from jobs.stores.lake import LakeTableRef
 from jobs.stores.runs import RUNS_PATH
 from jobs.runtime.spark import package_jars
 from jobs.stores.cassandra_tables import forget_cassandra_schema
-from schemas.cassandra import METER_DAYS, METER_READINGS
+from schemas.cassandra import DAY_BUCKETS, METER_DAYS, METER_READINGS
 from schemas.lake import BRONZE_METER_READINGS, Column
 from jobs.stores import cassandra_tables
 from schemas import feeds
@@ -216,6 +217,33 @@ def test_new_nullable_column_flows_into_new_partitions(lake_settings: Settings, 
 def test_a_day_without_data_succeeds_with_zero_rows(lake_settings: Settings, spark: SparkSession) -> None:
     record = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, date(2020, 1, 1))
     assert (record.status, record.rows_read, record.rows_written) == ("ok", 0, 0)
+
+
+def test_a_day_cassandra_no_longer_holds_never_empties_its_bronze_partition(lake_settings: Settings,
+                                                                            spark: SparkSession) -> None:
+    """The day's readings are gone from Cassandra (past raw_ttl_days, or deleted) after it was
+    extracted: a rerun fails in one line and keeps the partition, unless allowed to empty it."""
+    gone = date(2024, 10, 20)
+    with cassandra_session(lake_settings) as session:
+        write_readings(session, KEYSPACE, METER_READINGS, METER_DAYS, meter_rows("m-9", gone, 8))
+    first = extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, gone)
+    with cassandra_session(lake_settings) as session:
+        session.execute(f"DELETE FROM {KEYSPACE}.meter_readings WHERE meter_id = 'm-9' AND day = %s", (gone,))
+        session.execute(f"DELETE FROM {KEYSPACE}.meter_days WHERE day = %s AND bucket IN %s",
+                        (gone, ValueSequence(range(DAY_BUCKETS))))
+    table = LakeTableRef(spark, lake_settings.lake_root, BRONZE_METER_READINGS.path, lake_settings.lake.format)
+
+    with pytest.raises(extract_readings.ExtractError) as refused:
+        extract_readings.extract_feed(spark, lake_settings, feeds.METER_FEED, gone)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"bronze/meter_readings date={gone}: Cassandra holds no readings")
+    assert "--allow-empty" in message
+    assert table.read_partition(gone).count() == first.rows_written == 8, "the partition is kept as it was"
+
+    allowed = lake_settings.model_copy(deep=True)
+    allowed.lake.allow_empty_replace = True
+    emptied = extract_readings.extract_feed(spark, allowed, feeds.METER_FEED, gone)
+    assert (emptied.rows_written, table.read_partition(gone).count()) == (0, 0)
 
 
 def test_missing_cassandra_fails_clearly_and_writes_nothing(stored: Settings, tmp_path) -> None:
