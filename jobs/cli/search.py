@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Annotated
 
@@ -24,6 +25,8 @@ def _index_families(settings: Settings, alias: str, month: str | None):  # noqa:
     base = alias if alias == "meters" else f"readings-daily-{month}"
     if alias == "readings-daily" and not month:
         fail("--month YYYY-MM is needed for readings-daily (one index per month)", code=2)
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        fail(f"--month {month!r}: not a month YYYY-MM (an index name is built from it, never a pattern)", code=2)
     return VersionedIndex(elasticsearch_client(settings), alias, base, settings.search.replicas,
                           settings.search.keep_versions)
 

@@ -7,6 +7,8 @@ raises SearchInputError with one line naming the option and what is allowed.
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -63,6 +65,8 @@ def parse_range(text: str, option: str = "--kwh") -> tuple[float | None, float |
         low, high = (float(part) if part.strip() else None for part in (low_text, high_text))
     except ValueError:
         raise SearchInputError(f"{option} {text!r}: expected MIN..MAX such as 50..120, 50.. or ..10") from None
+    if any(end is not None and not math.isfinite(end) for end in (low, high)):
+        raise SearchInputError(f"{option} {text!r}: both ends must be finite numbers")
     if low is None and high is None:
         raise SearchInputError(f"{option} {text!r}: give at least one end of the range")
     if low is not None and high is not None and low > high:

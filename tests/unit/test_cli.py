@@ -29,6 +29,8 @@ def test_unknown_dataset_is_named() -> None:
     pytest.param(["--near", "95,19.8"], "latitude 95.0 is outside -90..90", id="latitude"),
     pytest.param(["--kwh", "10-20"], "expected MIN..MAX", id="range"),
     pytest.param(["--type", "windmill"], "unknown type", id="type"),
+    pytest.param(["--kwh", "nan.."], "both ends must be finite", id="range-nan"),
+    pytest.param(["--kwh", "1e999.."], "both ends must be finite", id="range-infinite"),
 ])
 def test_bad_search_input_exits_2_with_one_line(arguments: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["search", *arguments, "--env", "test"])
@@ -47,3 +49,12 @@ def test_backfill_refuses_an_end_before_the_start() -> None:
     result = CliRunner().invoke(app, ["backfill", "--start", "2024-10-02", "--end", "2024-10-01", "--env", "test"])
     assert result.exit_code == 2
     assert "end date 2024-10-01 is before start date 2024-10-02" in result.stderr
+
+
+@pytest.mark.parametrize("month", ["*", "2024-*", "2024-13", "../2024-10"])
+def test_an_index_month_is_a_month_never_a_pattern(month: str) -> None:
+    """The index name is built from it: a pattern would name (and roll back) every month."""
+    for command in (["index", "rollback"], ["index", "versions"]):
+        result = CliRunner().invoke(app, [*command, "--alias", "readings-daily", "--month", month, "--env", "test"])
+        assert result.exit_code == 2, command
+        assert f"--month {month!r}: not a month YYYY-MM" in result.stderr and result.stderr.count("\n") == 1

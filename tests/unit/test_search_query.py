@@ -27,6 +27,9 @@ def test_ranges(text: str, expected: tuple) -> None:
     pytest.param(parse_range, "20..10", r"minimum 20.0 is above the maximum 10.0", id="range-reversed"),
     pytest.param(parse_range, "a..b", r"expected MIN..MAX", id="range-not-numbers"),
     pytest.param(parse_range, "..", r"at least one end", id="range-empty"),
+    pytest.param(parse_range, "nan..", r"both ends must be finite", id="range-nan"),
+    pytest.param(parse_range, "1e999..", r"both ends must be finite", id="range-overflowing-to-infinity"),
+    pytest.param(parse_range, "..-inf", r"both ends must be finite", id="range-infinite"),
     pytest.param(parse_radius, "2 miles", r"expected a distance", id="radius-unit"),
     pytest.param(parse_type, "windmill", r"unknown type \(known: residential", id="unknown-type"),
 ])
