@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from jobs.runtime.config import Settings
 from jobs.stores.cache_durable import DurableCopies
-from jobs.stores.cache_versions import CachePublisher, PublishError, configured_publisher
+from jobs.stores.cache_versions import PublishError, configured_publisher
 from jobs.stores.cache_writeback import WriteBehindQueue
 from jobs.stores.clients import cache_client, cassandra_session, elasticsearch_client
 from jobs.stores.search_indices import VersionedIndex
@@ -79,11 +79,12 @@ def promote_release(settings: Settings, day: date) -> Release:
     the search indices. Raises PublishError when the day has no candidate at all."""
     client = cache_client(settings)
     release = Release(day)
-    if configured_publisher(client, settings.cache).candidate(day) is not None:
-        with cassandra_session(settings) as session:
-            durable = (WriteBehindQueue(client, settings.cache.prefix) if settings.cache.durable_mode == "write-behind"
-                       else DurableCopies(session, settings.cassandra.keyspace))
-            release.version, release.copies = configured_publisher(client, settings.cache, durable).promote(day)
+    with cassandra_session(settings) as session:
+        durable = (WriteBehindQueue(client, settings.cache.prefix) if settings.cache.durable_mode == "write-behind"
+                   else DurableCopies(session, settings.cassandra.keyspace))
+        publisher = configured_publisher(client, settings.cache, durable)
+        if publisher.candidate(day) is not None:
+            release.version, release.copies = publisher.promote(day)
     release.indices = [index for family in _families(settings, day) if (index := family.promote_candidate())]
     if release.version is None and not release.indices:
         raise PublishError(f"{day}: no candidate version to promote")
@@ -94,7 +95,7 @@ def abort_release(settings: Settings, day: date) -> Release:
     """Drop ``day``'s candidates: the figures' version expires after ``cache.grace_s``, the
     indices leave their candidate alias (the next build prunes them). Raises PublishError when
     the day has no candidate at all."""
-    publisher: CachePublisher = configured_publisher(cache_client(settings), settings.cache)
+    publisher = configured_publisher(cache_client(settings), settings.cache)
     release = Release(day)
     if publisher.candidate(day) is not None:
         release.version = publisher.abort(day)

@@ -120,14 +120,17 @@ class VersionedIndex:
         """This family's candidate version, None when there is none."""
         return next(iter(self.live(candidate_alias(self.alias))), None)
 
+    def _moves(self, index: str, alias: str) -> list[dict[str, Any]]:
+        """The ``_aliases`` actions that point ``alias`` at ``index`` instead of this family's
+        current member of it."""
+        return [*({"remove": {"index": old, "alias": alias}} for old in self.live(alias) if old != index),
+                {"add": {"index": index, "alias": alias}}]
+
     def swap(self, index: str, alias: str | None = None) -> None:
         """Point the alias (or ``alias``) at ``index`` instead of this family's current version,
         in one call."""
         alias = alias or self.alias
-        actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in self.live(alias)
-                                         if old != index]
-        actions.append({"add": {"index": index, "alias": alias}})
-        self.es.indices.update_aliases(actions=actions)
+        self.es.indices.update_aliases(actions=self._moves(index, alias))
         log.info("stage=index event=swap alias=%s base=%s live=%s", alias, self.base, index)
 
     def promote_candidate(self) -> str | None:
@@ -136,11 +139,8 @@ class VersionedIndex:
         index = self.candidate()
         if index is None:
             return None
-        actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": self.alias}} for old in self.live()
-                                         if old != index]
-        actions += [{"add": {"index": index, "alias": self.alias}},
-                    {"remove": {"index": index, "alias": candidate_alias(self.alias)}}]
-        self.es.indices.update_aliases(actions=actions)
+        self.es.indices.update_aliases(actions=[*self._moves(index, self.alias),
+                                                {"remove": {"index": index, "alias": candidate_alias(self.alias)}}])
         log.info("stage=release event=promote alias=%s base=%s live=%s", self.alias, self.base, index)
         return index
 
