@@ -39,7 +39,7 @@ from jobs.runtime.config import Settings, load_settings
 from jobs.stores.cache_durable import DurableCopies
 from jobs.stores.cache_read import CacheRead, CacheReader, LiveReader, RedisDown
 from jobs.stores.cache_versions import version_day
-from jobs.stores.clients import cache_client, cassandra_session, elasticsearch_client, open_async_redis
+from jobs.stores.clients import cassandra_session, elasticsearch_client, open_async_redis, serving_redis
 from jobs.stores.hot_keys import HotKeys
 from jobs.stores.search_query import (
     FACETS,
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with cassandra_session(settings, timeout_s=10) as session:
-            client = cache_client(settings)
+            client = serving_redis(settings.redis, cluster=settings.cache.cluster)
             live_client = open_async_redis(settings.redis, cluster=settings.cache.cluster)
             hot = HotKeys(settings.api.memcached, settings.api.memcached_ttl_s) if settings.api.memcached else None
             candidate = settings.api.data_version == "candidate"

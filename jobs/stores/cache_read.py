@@ -136,8 +136,8 @@ class LiveReader:
     stays readable for ``cache.grace_s``). It halves the round trips to Redis per request.
 
     A Redis failure raises RedisDown, and so does every read for ``down_for_s`` after it: each
-    failed attempt costs the client's connection retries (seconds), which one request pays,
-    not all of them.
+    failed attempt costs a connect timeout or a refused connection and one quick retry
+    (``serving_redis``), which one request pays, not all of them.
 
     With ``worker_entries`` > 0 the entries last read are also kept in the worker (least
     recently used out first), under their versioned keys: a version's entries never change once

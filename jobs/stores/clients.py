@@ -13,6 +13,9 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
+from redis.backoff import ConstantBackoff
 from cassandra import ProtocolVersion
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
@@ -100,10 +103,10 @@ def _describe_failure(conf: RedisConf, where: str, exc: Exception) -> str:
             f"redis.cluster_nodes and redis.tls")
 
 
-def open_redis(conf: RedisConf, cluster: bool = False) -> redis.Redis | redis.RedisCluster:
+def open_redis(conf: RedisConf, cluster: bool = False, **extra: Any) -> redis.Redis | redis.RedisCluster:
     """A connected client of the configured single server, or of the Redis Cluster of
     ``conf.cluster_nodes``; raises RedisUnavailable with one line when it cannot talk to it."""
-    options = redis_options(conf)
+    options = {**redis_options(conf), **extra}
     host, port, database = conf.server
     where = ",".join(conf.cluster_nodes) if cluster else f"{host}:{port}"
     try:
@@ -119,10 +122,28 @@ def open_redis(conf: RedisConf, cluster: bool = False) -> redis.Redis | redis.Re
     return client
 
 
+# The serving API's clients retry once, at once (a pooled connection the server closed), and then
+# let the caller answer from Cassandra: the clients' default retries back off for seconds.
+SERVING_RETRIES = 1
+SERVING_BACKOFF_S = 0.01
+
+
+def serving_redis(conf: RedisConf, cluster: bool = False) -> redis.Redis | redis.RedisCluster:
+    """The API's blocking client of the single server or the Redis Cluster, failing fast. A single
+    server's client connects on first use, so a worker starts (and restarts) while Redis is down;
+    a cluster client must reach one of ``conf.cluster_nodes`` to learn the slots."""
+    retry = redis.retry.Retry(ConstantBackoff(SERVING_BACKOFF_S), SERVING_RETRIES)
+    if not cluster:
+        host, port, database = conf.server
+        return redis.Redis(host=host, port=port, db=database, retry=retry, **redis_options(conf))
+    return open_redis(conf, cluster=True, retry=retry)
+
+
 def open_async_redis(conf: RedisConf, cluster: bool = False) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
     """An asyncio client of the configured single server or Redis Cluster, with the same options
-    as ``open_redis``; it connects on first use."""
-    options = redis_options(conf)
+    as ``open_redis`` and the serving API's fast failure; it connects on first use."""
+    options = {**redis_options(conf),
+               "retry": redis.asyncio.retry.Retry(ConstantBackoff(SERVING_BACKOFF_S), SERVING_RETRIES)}
     if cluster:
         nodes = [redis.asyncio.cluster.ClusterNode(host, int(port))
                  for host, _, port in (node.rpartition(":") for node in conf.cluster_nodes)]

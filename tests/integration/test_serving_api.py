@@ -8,14 +8,17 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 import httpx
+import psutil
 import pytest
 import redis
 from greenbutton_objects import parse
@@ -102,9 +105,10 @@ def search_index(services: Settings) -> Iterator[str]:
 
 @contextmanager
 def api_server(settings: Settings, redis_url: str | None = None, cluster: bool = False,
-               memcached: str | None = None, worker_entries: int = 0, workers: int = 2) -> Iterator[str]:
-    """`gridlake serve` on a free loopback port; stopped (by its pid) on exit. The workers keep
-    no entries in memory unless asked: the tests look at what Redis and Cassandra answer."""
+               memcached: str | None = None, worker_entries: int = 0, workers: int = 2) -> Iterator[tuple[str, int]]:
+    """`gridlake serve` on a free loopback port, as its address and pid; stopped (by its pid) on
+    exit. The workers keep no entries in memory unless asked: the tests look at what Redis and
+    Cassandra answer."""
     port = free_port()
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
            "GRIDLAKE_CACHE__PREFIX": PREFIX, "GRIDLAKE_CACHE__CLUSTER": str(cluster).lower(),
@@ -115,13 +119,14 @@ def api_server(settings: Settings, redis_url: str | None = None, cluster: bool =
         env["GRIDLAKE_REDIS__URL"] = redis_url
     if memcached:
         env["GRIDLAKE_API__MEMCACHED"] = memcached
+    log = tempfile.TemporaryFile(mode="w+")  # read back when something fails; an unread pipe would fill and block
     server = subprocess.Popen([GRIDLAKE, "serve", "--env", "test", "--port", str(port), "--workers", str(workers)],
-                              env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, f"gridlake serve exited: {server.stdout.read()}"
+            assert server.poll() is None, f"gridlake serve exited: {read_back(log)}"
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -129,13 +134,22 @@ def api_server(settings: Settings, redis_url: str | None = None, cluster: bool =
                 pass
             assert time.monotonic() < deadline, "gridlake serve did not answer within 60 s"
             time.sleep(0.2)
-        yield base
+        yield base, server.pid
+    except BaseException:
+        sys.stderr.write(f"gridlake serve printed:\n{read_back(log)}")
+        raise
     finally:
         server.terminate()
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
+
+
+def read_back(log: IO[str]) -> str:
+    log.seek(0)
+    return log.read()
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -155,7 +169,7 @@ def served(request: pytest.FixtureRequest, api_settings: Settings,
     client = open_redis(api_settings.redis, cluster=cluster)
     publish(api_settings, client, DAY, kwh_a=12.345)
     publish(api_settings, client, NEXT_DAY, kwh_a=20.0)
-    with api_server(api_settings, cluster=cluster) as base:
+    with api_server(api_settings, cluster=cluster) as (base, _):
         yield base, client
     for key in client.scan_iter(match=f"{PREFIX}:*"):
         client.delete(key)
@@ -298,7 +312,8 @@ def test_the_openapi_schema_documents_every_resource(served) -> None:
 
 def test_with_redis_down_the_durable_copies_answer_and_readiness_says_why(api_settings: Settings,
                                                                           tmp_path: Path) -> None:
-    """A Redis server of this test's own, stopped by its pid while the API runs."""
+    """A Redis server of this test's own, stopped by its pid while the API runs; then the API's
+    workers are killed (by pid, children of the server this test started) and come back without it."""
     port = free_port()
     own = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
@@ -314,20 +329,42 @@ def test_with_redis_down_the_durable_copies_answer_and_readiness_says_why(api_se
                 assert time.monotonic() < deadline, "the test's own redis-server did not start"
                 time.sleep(0.1)
         publish(api_settings, client, DAY, kwh_a=12.345)
-        with api_server(api_settings, redis_url=url) as base:
+        with api_server(api_settings, redis_url=url) as (base, server_pid):
             assert httpx.get(f"{base}/v1/areas/feeder/FDR-1/days/{DAY}").headers["X-Served-From"] == "redis"
             own.terminate()
             own.wait(timeout=10)
-            response = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}", headers=bearer(HOUSEHOLD_KEY))
-            assert response.status_code == 200
-            assert response.json()["figures"]["kwh_import"] == "12.345"
-            assert response.headers["X-Served-From"] == "cassandra"
+            assert_answered_from_cassandra(base)
             ready = httpx.get(f"{base}/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"]["redis"]["ok"] is False and ready.json()["checks"]["redis"]["reason"]
+
+            workers = psutil.Process(server_pid).children()
+            for worker in workers:
+                worker.kill()
+            psutil.wait_procs(workers, timeout=10)
+            deadline = time.monotonic() + 60
+            while {p.pid for p in psutil.Process(server_pid).children()} & {w.pid for w in workers} or \
+                    len(psutil.Process(server_pid).children()) < len(workers):
+                assert time.monotonic() < deadline, "the API's workers did not come back"
+                time.sleep(0.2)
+            assert_answered_from_cassandra(base)
     finally:
         if own.poll() is None:
             own.kill()
+
+
+def assert_answered_from_cassandra(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:  # a restarted worker answers once its start-up is done
+        try:
+            response = httpx.get(f"{base}/v1/meters/MTR-A/days/{DAY}", headers=bearer(HOUSEHOLD_KEY))
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the API did not answer within 60 s"
+            time.sleep(0.2)
+    assert response.status_code == 200
+    assert response.json()["figures"]["kwh_import"] == "12.345"
+    assert response.headers["X-Served-From"] == "cassandra"
 
 
 def test_a_green_button_feed_of_the_published_hours(served, tmp_path: Path) -> None:
@@ -389,7 +426,7 @@ def test_memcached_serves_hot_keys_and_a_flip_is_never_served_old(api_settings: 
     publish(api_settings, client, hot_day, kwh_a=1.0)
     memcached = f"127.0.0.1:{api_settings.services.memcached.port}"
     try:
-        with api_server(api_settings, memcached=memcached) as base:
+        with api_server(api_settings, memcached=memcached) as (base, _):
             url = f"{base}/v1/areas/feeder/FDR-1/days/{hot_day}"
             first, second = httpx.get(url), httpx.get(url)
             assert (first.headers["X-Served-From"], second.headers["X-Served-From"]) == ("redis", "memcached")
@@ -410,7 +447,7 @@ def test_a_worker_keeps_the_entries_it_read_and_a_flip_moves_it_on(api_settings:
     kept_day = date(2024, 10, 22)
     publish(api_settings, client, kept_day, kwh_a=1.0)
     try:
-        with api_server(api_settings, worker_entries=100, workers=1) as base:
+        with api_server(api_settings, worker_entries=100, workers=1) as (base, _):
             url = f"{base}/v1/areas/feeder/FDR-1/days/{kept_day}"
             first, second = httpx.get(url), httpx.get(url)
             assert (first.headers["X-Served-From"], second.headers["X-Served-From"]) == ("redis", "worker")
