@@ -93,34 +93,34 @@ def _cors_origins(origins: list[str]) -> str:
 def _headers(edge: EdgeConf) -> str:
     """The headers every answer of the edge carries (nginx drops a server's add_header in a
     location that has its own, so each location repeats them)."""
-    return ('        add_header Strict-Transport-Security "max-age=31536000" always;\n'
-            '        add_header Access-Control-Allow-Origin $cors_origin always;\n'
-            '        add_header Access-Control-Allow-Methods $cors_methods always;\n'
-            '        add_header Access-Control-Allow-Headers $cors_headers always;\n'
-            '        add_header Access-Control-Max-Age $cors_max_age always;\n'
-            '        add_header Vary Origin always;\n'
-            '        add_header X-Cache-Status $upstream_cache_status always;\n')
+    return ('            add_header Strict-Transport-Security "max-age=31536000" always;\n'
+            '            add_header Access-Control-Allow-Origin $cors_origin always;\n'
+            '            add_header Access-Control-Allow-Methods $cors_methods always;\n'
+            '            add_header Access-Control-Allow-Headers $cors_headers always;\n'
+            '            add_header Access-Control-Max-Age $cors_max_age always;\n'
+            '            add_header Vary Origin always;\n'
+            '            add_header X-Cache-Status $upstream_cache_status always;\n')
 
 
 def _to_pool(edge: EdgeConf, pinned_version: str = '""') -> str:
     """Proxying to the chosen pool: keepalive connections, the next instance on a failed one.
     ``X-Edge-Version`` pins the data version the API reads (for the figures the edge caches
     under that version; empty, so never a client's, elsewhere)."""
-    return ("        proxy_pass http://api_$data_pool;\n"
-            f"        proxy_set_header X-Edge-Version {pinned_version};\n"
-            "        proxy_http_version 1.1;\n"
-            '        proxy_set_header Connection "";\n'
-            "        proxy_set_header Host $host;\n"
-            "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-            "        proxy_set_header X-Forwarded-Proto https;\n"
-            "        proxy_next_upstream error timeout http_502 http_503;\n"
-            "        proxy_connect_timeout 2s;\n"
-            f"        proxy_read_timeout {edge.upstream_timeout_s}s;\n"
-            "        proxy_cache edge;\n"
-            "        proxy_cache_bypass $no_edge_cache;\n"
-            "        proxy_no_cache $no_edge_cache;\n"
-            "        proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;\n"
-            "        proxy_cache_lock on;\n")
+    return ("            proxy_pass http://api_$data_pool;\n"
+            f"            proxy_set_header X-Edge-Version {pinned_version};\n"
+            "            proxy_http_version 1.1;\n"
+            '            proxy_set_header Connection "";\n'
+            "            proxy_set_header Host $host;\n"
+            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "            proxy_set_header X-Forwarded-Proto https;\n"
+            "            proxy_next_upstream error timeout http_502 http_503;\n"
+            "            proxy_connect_timeout 2s;\n"
+            f"            proxy_read_timeout {edge.upstream_timeout_s}s;\n"
+            "            proxy_cache edge;\n"
+            "            proxy_cache_bypass $no_edge_cache;\n"
+            "            proxy_no_cache $no_edge_cache;\n"
+            "            proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;\n"
+            "            proxy_cache_lock on;\n")
 
 
 def render_edge(edge: EdgeConf, paths: EdgePaths, cert_file: Path, key_file: Path, as_root: bool) -> str:
@@ -154,6 +154,9 @@ http {{
     client_body_timeout 10s;
     send_timeout {edge.upstream_timeout_s}s;
     keepalive_timeout 30s;
+    # Cached responses' files stay open between hits: nginx's cache passes each entry's inode to
+    # this cache, so an entry rewritten in place is opened afresh, never read from the old file.
+    open_file_cache max={edge.open_files} inactive=60s;
 
 {_pool("live", edge.live_pool)}{_pool("candidate", edge.candidate_pool)}
     # The pool: the header or cookie asks for the candidate; otherwise the canary share of clients.

@@ -563,6 +563,9 @@ class EdgeConf(_Section):
     max_body_kb: int = Field(16, ge=1, description="Largest request body accepted, in KiB (413 beyond).")
     upstream_timeout_s: int = Field(30, ge=1, description="Seconds the edge waits for an API instance to answer.")
     cache_mb: int = Field(64, ge=1, description="Size of the edge's response cache, in MiB.")
+    open_files: int = Field(
+        10_000, ge=1, description="Cached responses whose files each nginx worker keeps open between hits "
+                                  "(`open_file_cache`): a hit then reads its file without opening it.")
     version_ttl_s: int = Field(
         1, ge=1, description="How long the edge keeps a day's data version for its cache keys: a flip is "
                              "served by the edge that much later (nginx counts whole seconds: up to one more).")
