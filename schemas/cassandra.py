@@ -254,9 +254,18 @@ FAULT_LABELS = Table(
     clustering=("device_id", "ts", "fault_kind"),
 )
 
+#: The lease of the run of a stage for a date that is going (jobs/stores/stage_leases.py):
+#: written with a lightweight transaction and a TTL its holder renews; no row, no run.
+STAGE_LEASES = Table(
+    name="stage_leases",
+    columns={"stage": "text", "day": "date", "holder": "text", "host": "text", "pid": "int",
+             "acquired_at": "timestamp"},
+    partition_key=("stage", "day"),
+)
+
 TABLES: tuple[Table, ...] = (
     METER_READINGS, METER_DAYS, SENSOR_READINGS, SENSOR_DAYS, METERS, SENSORS, LOAD_REJECTS,
-    CACHE_ENTRIES, CACHE_ENTRY_MONTHS, FAULT_LABELS,
+    CACHE_ENTRIES, CACHE_ENTRY_MONTHS, FAULT_LABELS, STAGE_LEASES,
 )
 
 STACK_CHECK_TABLE = "stack_check"

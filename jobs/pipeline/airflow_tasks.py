@@ -184,21 +184,37 @@ def spark_stage_task(settings: Settings, stage: str, application_args: list[str]
     if spark_conf_is_local(settings.spark.master):
         env["SPARK_LOCAL_IP"] = "127.0.0.1"  # a local driver talks only to itself
     return SparkSubmitOperator(
-        task_id=stage, conn_id=SPARK_CONN_ID, application=submit.__file__,
+        task_id=stage, pool=stage_pool(stage), conn_id=SPARK_CONN_ID, application=submit.__file__,
         application_args=[stage, *application_args], jars="{{ gridlake_jars() }}",
         py_files="{{ gridlake_py_files() }}", name=f"gridlake-{stage}", driver_memory=settings.spark.driver_memory,
         conf={"spark.driver.extraJavaOptions": driver_java_options(settings)},
         env_vars=env, **kwargs)
 
 
+def stage_pool(stage: str) -> str:
+    """The Airflow pool of ``stage``'s tasks: one slot, so the scheduler never starts a stage while
+    another run of it goes (a backfill beside the daily run); the stage's lease on its date
+    (jobs/stores/stage_leases.py) still guards runs that start outside Airflow."""
+    return f"gridlake_{stage}"
+
+
 @functools.cache
 def migrate_airflow_db(airflow_home: str) -> None:
     """Create or migrate the metadata database of ``airflow_home`` (SQLite under the state dir
-    by default), once per process: a range of days runs one `airflow db migrate` (3.7 s)."""
+    by default) and set the stages' pools, once per process: a range of days runs one
+    `airflow db migrate` (3.7 s) and one `airflow pools import`."""
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, "AIRFLOW_HOME": airflow_home},
-                   check=True, capture_output=True, timeout=600)
+    from jobs.pipeline.registry import STAGES
+
+    env = {**os.environ, "AIRFLOW_HOME": airflow_home}
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    pools = Path(airflow_home) / "gridlake_pools.json"
+    pools.write_text(json.dumps({stage_pool(stage): {"slots": 1, "description": f"one {stage} at a time",
+                                                     "include_deferred": False} for stage in STAGES}))
+    subprocess.run([sys.executable, "-m", "airflow", "pools", "import", str(pools)], env=env, check=True,
+                   capture_output=True, timeout=600)
 
 
 def run_day_through_airflow(settings: Settings, day, log_path: Path, dag_id: str = "grid_daily"):  # noqa: ANN001, ANN201

@@ -5,9 +5,10 @@ notebooks share:
 
 - ``STAGE_JOBS`` maps each stage to its module in jobs/stages, whose
   ``main(settings, run_date, spark)`` runs it;
-- ``run_stage`` runs one stage for one date and appends a stage record to `_runs` (table
-  ``STAGE_RECORD``) once all of the stage's tables are written, so "done" means the whole
-  stage finished, not one of its tables;
+- ``run_stage`` runs one stage for one date, holding that (stage, date)'s lease
+  (jobs/stores/stage_leases.py) so no other run of it goes at the same time, and appends a
+  stage record to `_runs` (table ``STAGE_RECORD``) once all of the stage's tables are written,
+  so "done" means the whole stage finished, not one of its tables;
 - ``run_plan`` runs a plan (jobs/pipeline/planning.py), optionally several dates at once,
   never a date's VEE or aggregates before the same stage of the dates before it (like-day
   estimates and anomaly baselines read them). The graph executor is the standard library's
@@ -33,6 +34,7 @@ from jobs.stages import aggregate, compact, extract, housekeeping, index, publis
 from jobs.stores.cassandra_tables import cassandra_written_at
 from jobs.stores.lake import quarantine_per_rule
 from jobs.stores.runs import RunRecord, one_commit, read_runs, recorded_run
+from jobs.stores.stage_leases import stage_lease
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,14 @@ def run_stage(settings: Settings, stage: str, day: date, spark: SparkSession) ->
     """Run ``stage`` for ``day``; then append its stage record (totals of its tables) to `_runs`,
     with its tables' records, in one commit.
 
-    The records are written whatever happens: ok, failed with the error, or interrupted.
+    The stage record is appended as running when the run starts, and again with how it ended:
+    ok, failed with the error, or interrupted (a killed process leaves it running). A run
+    refused because another holds the date's lease (LeaseHeld) records nothing: the date is
+    the other run's.
     """
     job = STAGE_JOBS[stage]
-    with one_commit(settings.lake_root), recorded_run(settings.lake_root, stage, STAGE_RECORD, day) as total:
+    with stage_lease(settings, stage, day), one_commit(settings.lake_root), \
+            recorded_run(settings.lake_root, stage, STAGE_RECORD, day, announce=True) as total:
         results = list(job.main(settings, day, spark))
         for record in results:
             if isinstance(record, RunRecord):
@@ -62,13 +68,19 @@ def run_stage(settings: Settings, stage: str, day: date, spark: SparkSession) ->
 
 
 def latest_stage_records(settings: Settings, days: Iterable[date] | None = None) -> dict[Job, dict]:
-    """The latest stage record (a `_runs` row) per (stage, date), for ``days`` or all dates."""
+    """The latest stage record (a `_runs` row) per (stage, date), for ``days`` or all dates: of
+    the latest run, how it ended, or ``running`` when nothing else was recorded (it goes on, or
+    its process was killed)."""
     wanted = set(days) if days is not None else None
     latest: dict[Job, dict] = {}
+
+    def recency(row: dict) -> tuple:
+        return row["started_at"], row["status"] != "running"
+
     for row in read_runs(settings.lake_root):
         key = (row["stage"], row["date"])
         if row["table"] == STAGE_RECORD and (wanted is None or row["date"] in wanted) and (
-                key not in latest or row["started_at"] > latest[key]["started_at"]):
+                key not in latest or recency(row) > recency(latest[key])):
             latest[key] = row
     return latest
 

@@ -125,6 +125,17 @@ class LakeConf(_Section):
                            "Cassandra no longer holds the day (`--allow-empty` for one run).")
 
 
+class LeaseConf(_Section):
+    """One run of a stage for a date at a time (jobs/stores/stage_leases.py)."""
+
+    ttl_s: int = Field(
+        60, ge=3, description="A run's lease on its (stage, date) lasts this long after its last heartbeat "
+                              "(every third of it): a run killed on another host frees its date after this.")
+    wait_s: float = Field(
+        0.0, ge=0, description="How long a second run of the same (stage, date) waits for the first to end "
+                               "before it fails naming it (0: it fails at once).")
+
+
 class CassandraConf(_Section):
     """Raw readings live in Cassandra for a bounded window; the lake keeps the history."""
 
@@ -599,6 +610,7 @@ class Settings(BaseSettings):
         LakeConf(), description="The lake: where its tables live, their format and their files' size.")
     cassandra: CassandraConf = Field(
         CassandraConf(), description="The Cassandra cluster the meters' raw readings land in.")
+    lease: LeaseConf = Field(LeaseConf(), description="Leases on (stage, date) that keep two runs of one date apart.")
     elasticsearch: ElasticsearchConf = Field(
         ElasticsearchConf(), description="The Elasticsearch cluster of the search indices.")
     redis: RedisConf = Field(

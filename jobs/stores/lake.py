@@ -8,13 +8,16 @@ of its time.
 
 Parquet and ORC have no transaction log, so the new partition is written to a staging
 directory beside the table, counted there, and swapped in with two renames (old partition
-aside, staging in); between the two a reader finds the partition missing for a moment. That
-window is documented in the README. All file operations use Hadoop's FileSystem API, so any
+aside, staging in); between the two a reader finds the partition missing for a moment. A run
+killed there leaves it missing until the next write of the date, which first puts the old
+partition back (``recover_swap``); the killed run's stage record stays ``running``, so the
+date is not done (jobs/stores/runs.py). All file operations use Hadoop's FileSystem API, so any
 Hadoop URI (s3a://, abfss://, hdfs://) works as the root.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
@@ -33,8 +36,14 @@ from jobs.runtime.config import LakeFormat, Settings
 from schemas.feeds import FEEDS
 from schemas.lake import PARTITION_COLUMN, SILVER_QUARANTINE, LakeTable
 
+log = logging.getLogger(__name__)
+
 #: commits of a table searched for a write's own (other dates' writes may land in between)
 HISTORY_DEPTH = 20
+#: where a Parquet/ORC table's partitions are staged and retired (readers skip ``_`` folders)
+STAGING = "_staging"
+#: the name's start of a partition moved aside by a swap
+RETIRED = "retired-"
 
 
 @dataclass(frozen=True)
@@ -116,11 +125,32 @@ class LakeTableRef:
             writer.partitionBy(PARTITION_COLUMN).save(self.location)
             return self._committed(tag, day)
         # The partition value lives in the directory name, as Spark's own partitioned writes do.
-        staging = f"{self.location}/_staging/{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}"
+        self.recover_swap(day)
+        staging = f"{self.location}/{STAGING}/{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}"
         frame.drop(PARTITION_COLUMN).write.format(self.format).save(staging)
         written = self._staged(staging)
-        self._swap_in(staging, self.partition_location(day))
+        self._swap_in(staging, day)
         return written
+
+    def recover_swap(self, day: date) -> None:
+        """Undo what a killed Parquet/ORC write of ``day`` left: the old partition moved aside
+        with nothing in its place goes back; the date's staged and retired copies are deleted.
+        Only the run holding the date's lease writes it, so none of them is another's."""
+        fs = self._fs()
+        staging = self._path(f"{self.location}/{STAGING}")
+        if not fs.exists(staging):
+            return
+        mine = (f"{PARTITION_COLUMN}={day.isoformat()}-", f"{RETIRED}{PARTITION_COLUMN}={day.isoformat()}-")
+        leftovers = [status.getPath() for status in fs.listStatus(staging) if status.getPath().getName().startswith(mine)]
+        target = self._path(self.partition_location(day))
+        aside = [path for path in leftovers if path.getName().startswith(RETIRED)]
+        if aside and not fs.exists(target):
+            fs.mkdirs(target.getParent())
+            fs.rename(aside[0], target)
+            leftovers.remove(aside[0])
+            log.warning("table=%s date=%s event=interrupted-swap-rolled-back", self.location, day)
+        for path in leftovers:
+            fs.delete(path, True)
 
     def _committed(self, tag: str, day: date) -> WrittenPartition:
         """The rows, files and bytes of the Delta commit whose ``userMetadata`` is ``tag``.
@@ -146,12 +176,12 @@ class LakeTableRef:
         rows = self.spark.read.format(self.format).load(staging).count() if data else 0
         return WrittenPartition(rows, len(data), sum(status.getLen() for status in data))
 
-    def _swap_in(self, staging: str, location: str) -> None:
-        """Move ``location`` aside (under the table's ``_staging``, which readers skip),
+    def _swap_in(self, staging: str, day: date) -> None:
+        """Move the date's partition aside (under the table's ``_staging``, which readers skip),
         ``staging`` into its place, then delete the old files."""
         fs = self._fs()
-        target = self._path(location)
-        retired = self._path(f"{self.location}/_staging/retired-{uuid.uuid4().hex}")
+        target = self._path(self.partition_location(day))
+        retired = self._path(f"{self.location}/{STAGING}/{RETIRED}{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}")
         if fs.exists(target):
             fs.rename(target, retired)
         fs.mkdirs(target.getParent())

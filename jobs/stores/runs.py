@@ -125,11 +125,17 @@ def one_commit(lake_root: str) -> Iterator[None]:
 
 
 @contextmanager
-def recorded_run(lake_root: str, stage: str, table: str, day: date) -> Iterator[RunRecord]:
+def recorded_run(lake_root: str, stage: str, table: str, day: date, announce: bool = False) -> Iterator[RunRecord]:
     """Time the block, mark the record ok, failed (with the error) or interrupted, and append it
     to `_runs` whatever happens (at the end of the enclosing ``one_commit`` block, if any); the
-    block's exception still propagates."""
+    block's exception still propagates.
+
+    ``announce`` first appends the record as ``running``, at once: a process killed outright
+    (SIGKILL, a lost machine) appends nothing more, and its run stays the latest, not ok, so
+    the date is never taken for done on an older ok record."""
     record = RunRecord(stage=stage, table=table, date=day)
+    if announce:
+        append_runs(lake_root, [record])
     started = time.monotonic()
     try:
         yield record

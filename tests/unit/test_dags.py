@@ -66,6 +66,17 @@ def test_spark_tasks_submit_the_shipped_job_package_on_spark_default(dagbag: Dag
     assert "-XX:+UseParallelGC" in options and any(o.startswith("-Dlog4j.configurationFile=") for o in options)
 
 
+def test_each_spark_stage_has_a_pool_of_its_own(dagbag: DagBag) -> None:
+    """One slot per stage: the scheduler never runs a stage twice at once (a backfill beside the
+    daily run); the DAG file's tasks are compared with the pipeline's stages."""
+    from jobs.pipeline.registry import STAGES
+
+    spark_tasks = [task for dag in dagbag.dags.values() for task in dag.tasks
+                   if task.task_type == "SparkSubmitOperator"]
+    assert {"extract", "validate", "aggregate"} <= {task.task_id for task in spark_tasks} <= set(STAGES)
+    assert all(task.pool == f"gridlake_{task.task_id}" for task in spark_tasks)
+
+
 def test_each_stage_declares_the_lake_tables_it_writes_as_assets(dagbag: DagBag) -> None:
     dag = dagbag.dags["grid_daily"]
     uris = {task.task_id: {asset.uri for asset in task.outlets} for task in dag.tasks}

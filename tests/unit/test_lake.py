@@ -73,3 +73,29 @@ def test_a_delta_write_that_changes_nothing_reports_the_partition_as_it_is(spark
     nothing = table.replace_partition(readings(spark, DAY, 0, 1), DAY)  # no rows into an empty partition: no commit
 
     assert (nothing.rows, nothing.files, nothing.bytes) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("table_format", ["parquet", "orc"])
+def test_a_swap_killed_between_its_renames_is_rolled_back_by_the_next_write(spark: SparkSession, tmp_path: Path,
+                                                                             table_format: str) -> None:
+    """What a run killed between the two renames leaves, made by hand: the old partition moved
+    aside under _staging, the new one staged there, nothing in the date's place."""
+    table = LakeTableRef(spark, str(tmp_path), "silver/readings", table_format)
+    table.replace_partition(readings(spark, DAY, 40, 2), DAY)
+    table.replace_partition(readings(spark, OTHER_DAY, 7, 1), OTHER_DAY)
+    root = tmp_path / "silver" / "readings"
+    (root / "_staging").mkdir(exist_ok=True)
+    (root / f"date={DAY}").rename(root / "_staging" / f"retired-date={DAY}-killed")
+    readings(spark, DAY, 99, 1).drop("date").write.format(table_format).save(str(root / "_staging" / f"date={DAY}-x"))
+    assert table.read_partition(DAY).count() == 0, "the window a killed swap leaves open"
+
+    table.recover_swap(DAY)
+
+    assert table.read_partition(DAY).count() == 40, "the old partition is back"
+    assert table.read_partition(OTHER_DAY).count() == 7
+    assert sorted(path.name for path in (root / "_staging").iterdir()) == [], "the killed run's copies are gone"
+
+    (root / f"date={DAY}").rename(root / "_staging" / f"retired-date={DAY}-killed-again")
+    written = table.replace_partition(readings(spark, DAY, 12, 1), DAY)
+    assert written.rows == 12 and table.read_partition(DAY).count() == 12
+    assert list((root / "_staging").iterdir()) == []

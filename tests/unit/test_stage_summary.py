@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 
 from jobs.runtime.config import Settings
 from jobs.stores.lake import LakeTableRef
-from jobs.pipeline.runner import stage_summary
+from jobs.pipeline.planning import is_done
+from jobs.pipeline.runner import stage_runs, stage_summary
 from jobs.stores.runs import RunRecord, append_runs
 from jobs.pipeline.registry import STAGE_RECORD
 from schemas.lake import SILVER_QUARANTINE
@@ -84,3 +85,18 @@ def test_gridlake_runs_prints_the_stages_and_says_when_nothing_was_quarantined(
     assert [[cell.strip() for cell in line.split("│")[1:5]] for line in lines if line.startswith("│")] == [
         ["2024-10-26", "extract", "ok", "7"], ["2024-10-26", "validate", "ok", "8"]]
     assert lines[-1] == "quarantined readings (silver/quarantine): none"
+
+
+def test_a_run_killed_after_it_announced_itself_leaves_its_date_not_done(settings: Settings, tmp_path) -> None:
+    """A stage record appended as running when the run starts: the run that ended appends its
+    outcome with the same start (it wins); a killed one appends nothing (running stays latest)."""
+    local = settings.model_copy(deep=True)
+    local.lake.root = str(tmp_path)
+    append_runs(local.lake_root, [
+        record("extract", D1, 0, status="running"), record("extract", D1, 0),  # started and ended ok
+        record("extract", D2, 0), record("extract", D2, 5, status="running")])  # ok, then a run was killed
+
+    runs = stage_runs(local, [D1, D2])
+
+    assert {day: run.status for (_, day), run in runs.items()} == {D1: "ok", D2: "running"}
+    assert is_done("extract", D1, runs) and not is_done("extract", D2, runs)
