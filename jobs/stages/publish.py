@@ -42,7 +42,7 @@ def write_from_partitions(entries: DataFrame, settings: Settings, writer: Versio
 
 def write_durable_copies(entries: DataFrame, settings: Settings, version: str, day: date, tasks: int) -> None:
     """Write-through: the durable copy of every entry of ``day`` into Cassandra from ``tasks`` Spark partitions."""
-    write_durable_rows(durable_rows(entries, version).coalesce(tasks), settings, day)
+    write_durable_rows(durable_rows(entries, version).coalesce(tasks), settings, day, version)
 
 
 def write_version(entries: DataFrame, settings: Settings, writer: VersionWriter, version: str) -> int:

@@ -5,7 +5,8 @@ one row per key, before the version is verified and flipped; the Spark publish w
 same rows through the Cassandra connector, jobs/stages/publish.py ``durable_rows``), or
 behind it by the workers of jobs/stores/cache_writeback.py (write-behind). Idempotent: a
 row is keyed by (family, month, bucket, tag, item), all from the key's parts, so rewriting a
-date replaces its rows. A meter's ``meter_latest`` has no rows of its own: it is the meter's
+date replaces its rows. Every copy is written with its version's publish time as its write time
+(``version_write_time``), so the newest version wins whatever order the copies arrive in. A meter's ``meter_latest`` has no rows of its own: it is the meter's
 newest ``meter_daily`` row, whose document holds its date (``KeyFamily.newest_of``), so the order in
 which two days' publishes land does not matter, and write-through writes a third fewer rows
 than one copy per key.
@@ -19,6 +20,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from jobs.stores.cache_versions import version_write_time
 from schemas.cache_keys import KeyFamily
 from schemas.cassandra import CACHE_ENTRIES, CACHE_ENTRY_MONTHS, cache_bucket
 
@@ -32,7 +34,7 @@ class DurableCopies:
         table, months = f"{keyspace}.{CACHE_ENTRIES.name}", f"{keyspace}.{CACHE_ENTRY_MONTHS.name}"
         in_partition = "family = ? AND month = ? AND bucket = ? AND tag = ?"
         self._insert = session.prepare(f"INSERT INTO {table} (family, month, bucket, tag, item, version, value) "
-                                       "VALUES (?, ?, ?, ?, ?, ?, ?)")
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
         self._insert_month = session.prepare(f"INSERT INTO {months} (family, month) VALUES (?, ?)")
         self._select = session.prepare(f"SELECT value FROM {table} WHERE {in_partition} AND item = ?")
         self._select_newest = session.prepare(f"SELECT value FROM {table} WHERE {in_partition} "
@@ -54,7 +56,9 @@ class DurableCopies:
     def write(self, version: str, entries: Sequence[Any]) -> int:
         """Write the durable copy of each CacheEntry that has one (``has_durable_copy``); raise
         on the first failure; return the rows written."""
-        rows = [self._row(e.family, e.parts, version, e.value) for e in entries if e.family.has_durable_copy]
+        written_at = version_write_time(version)
+        rows = [(*self._row(e.family, e.parts, version, e.value), written_at)
+                for e in entries if e.family.has_durable_copy]
         self.record_months((family, month) for family, month, *_ in rows)
         execute_concurrent_with_args(self.session, self._insert, rows, concurrency=self.concurrency,
                                      raise_on_first_error=True)

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.runtime.config import Settings
 from jobs.stores.cache_durable import DurableCopies
-from jobs.stores.cache_versions import VersionWriter
+from jobs.stores.cache_versions import VersionWriter, version_write_time
 from jobs.stores.cache_writeback import stream_key
 from jobs.stores.cassandra_tables import CASSANDRA_FORMAT
 from jobs.stores.clients import cassandra_session
@@ -62,14 +62,15 @@ def write_redis_rows(rows: DataFrame, settings: Settings, writer: VersionWriter,
     return sum(counts.collectAsList())
 
 
-def write_durable_rows(rows: DataFrame, settings: Settings, day: date) -> None:
-    """Write-through: ``cache_entries`` rows of ``day`` (``durable_rows`` of
+def write_durable_rows(rows: DataFrame, settings: Settings, day: date, version: str) -> None:
+    """Write-through: ``cache_entries`` rows of ``day`` under ``version`` (``durable_rows`` of
     jobs/transforms/cache_entries.py) into Cassandra through the connector
-    (DURABLE_WRITE_OPTIONS) from each of their Spark partitions, the day's months noted first; a
-    failed write fails the publish before the flip."""
+    (DURABLE_WRITE_OPTIONS, with the version's write time) from each of their Spark partitions,
+    the day's months noted first; a failed write fails the publish before the flip."""
     with cassandra_session(settings) as session:
         DurableCopies(session, settings.cassandra.keyspace).record_months(
             (family.name, family.durable_month({"date": day.isoformat()}))
             for family in KEY_FAMILIES if family.has_durable_copy)
     (rows.write.format(CASSANDRA_FORMAT).mode("append")
-     .options(keyspace=settings.cassandra.keyspace, table=CACHE_ENTRIES.name, **DURABLE_WRITE_OPTIONS).save())
+     .options(keyspace=settings.cassandra.keyspace, table=CACHE_ENTRIES.name, **DURABLE_WRITE_OPTIONS)
+     .option("spark.cassandra.output.timestamp", str(version_write_time(version))).save())

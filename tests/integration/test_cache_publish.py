@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from jobs.stores.cache_durable import DurableCopies
-from jobs.stores.cache_versions import CacheEntry, CachePublisher, PublishError
+from jobs.stores.cache_versions import CacheEntry, CachePublisher, PublishError, new_version
 from jobs.stores.cache_read import CacheReader
 from jobs.stores.cassandra_schema import apply_schema
 from jobs.stores.clients import cassandra_session, redis_client, redis_cluster_client
@@ -193,9 +193,9 @@ def test_a_miss_of_the_latest_day_looks_back_month_by_month(durable) -> None:
     """The copies are partitioned by month: a meter's latest day is found in the newest month
     that holds one of its days, however far back that is."""
     september, october = date(2024, 9, 30), date(2024, 10, 27)
-    durable.write("v20240930-a", [meter_day("M-0001", september, kwh_import="4.5"),
+    durable.write(new_version(september), [meter_day("M-0001", september, kwh_import="4.5"),
                                   meter_day("M-0002", september, kwh_import="7.5")])
-    durable.write("v20241027-b", [meter_day("M-0001", october, kwh_import="9.5")])
+    durable.write(new_version(october), [meter_day("M-0001", october, kwh_import="9.5")])
     assert json.loads(durable.read(METER_LATEST, {"meter_id": "M-0001"})) == {
         "meter_id": "M-0001", "date": "2024-10-27", "figures": {"kwh_import": "9.5"}}
     assert json.loads(durable.read(METER_LATEST, {"meter_id": "M-0002"}))["date"] == "2024-09-30"

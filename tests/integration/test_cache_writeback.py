@@ -8,13 +8,14 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psutil
 import pytest
 
 from jobs.stores.cache_durable import DurableCopies
-from jobs.stores.cache_versions import CacheEntry
+from jobs.stores.cache_versions import CacheEntry, new_version
 from jobs.stores.cache_writeback import WriteBehindQueue, WriteBehindWorker, dead_letter_key, stream_key
 from jobs.devstack.redis_server import RedisServer
 from jobs.stores.cassandra_schema import apply_schema
@@ -26,6 +27,7 @@ KEYSPACE = "grid_writeback_test"
 PREFIX = "gridlake-writeback-test"
 ENTRIES = 3000
 BATCH = 100
+VERSION = new_version(date(2024, 10, 27))
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(scratch: Settings) 
     entries = [meter_day(n) for n in range(ENTRIES)]
     queue = WriteBehindQueue(client, PREFIX)
     for start in range(0, ENTRIES, BATCH):  # as a publish queues them: one stream entry per batch
-        queue.write("v-test", entries[start:start + BATCH])
+        queue.write(VERSION, entries[start:start + BATCH])
 
     env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE,
            "GRIDLAKE_CACHE__PREFIX": PREFIX}
@@ -114,12 +116,12 @@ def test_the_stream_keeps_what_is_not_yet_acknowledged_and_drops_the_rest(scratc
     with cassandra_session(scratch) as session:
         first = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "first", prefix=PREFIX, batch=1)
         for entry in entries[:2]:
-            queue.write("v-test", [entry])
+            queue.write(VERSION, [entry])
             ids.append(client.xrevrange(stream_key(PREFIX), count=1)[0][0])
         first.drain(block_ms=100)  # both written and acknowledged
-        queue.write("v-test", [entries[2]])
+        queue.write(VERSION, [entries[2]])
         held = client.xreadgroup("writers", "holder", {stream_key(PREFIX): ">"}, count=1)[0][1][0][0]
-        queue.write("v-test", [entries[3]])
+        queue.write(VERSION, [entries[3]])
         report = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "second", prefix=PREFIX,
                                    claim_idle_ms=60_000).drain(block_ms=100)
     remaining = [entry_id for entry_id, _ in client.xrange(stream_key(PREFIX))]
@@ -146,7 +148,7 @@ def test_queued_copies_survive_a_redis_killed_and_restarted(scratch: Settings, t
                    for n in range(300)]
         queue = WriteBehindQueue(redis_client(own), PREFIX)
         for start in range(0, 300, BATCH):
-            queue.write("v-test", entries[start:start + BATCH])
+            queue.write(VERSION, entries[start:start + BATCH])
         time.sleep(1.5)  # the append-only file is synced every second
         pid = server.process.pid()
         os.kill(pid, signal.SIGKILL)
@@ -163,11 +165,35 @@ def test_queued_copies_survive_a_redis_killed_and_restarted(scratch: Settings, t
         server.stop()
 
 
+def test_a_reclaimed_older_batch_never_overwrites_a_newer_versions_copy(scratch: Settings) -> None:
+    """The older version's batch is held by a worker that stalls; the newer one's is drained;
+    the stalled batch is then reclaimed and written last."""
+    client = redis_client(scratch)
+    queue = WriteBehindQueue(client, PREFIX)
+    parts = {"meter_id": "M-1", "date": "2024-10-27"}
+    older = new_version(date(2024, 10, 27))
+    time.sleep(0.002)  # published a moment later (two publishes in one millisecond have no order)
+    newer = new_version(date(2024, 10, 27))
+    with cassandra_session(scratch) as session:
+        copies = DurableCopies(session, KEYSPACE)
+        live = WriteBehindWorker(client, copies, "live", prefix=PREFIX, claim_idle_ms=60_000)
+        queue.write(older, [CacheEntry(METER_DAILY, parts, METER_DAILY.document(parts, {"kwh_import": "1.000"}))])
+        client.xreadgroup("writers", "stalled", {stream_key(PREFIX): ">"}, count=1)
+        queue.write(newer, [CacheEntry(METER_DAILY, parts, METER_DAILY.document(parts, {"kwh_import": "2.000"}))])
+        live.drain(block_ms=100)
+        assert '"2.000"' in copies.read(METER_DAILY, parts)
+        time.sleep(0.05)
+        reclaimed = WriteBehindWorker(client, copies, "reclaimer", prefix=PREFIX, claim_idle_ms=1).drain(block_ms=100)
+        assert reclaimed.reclaimed == 1 and reclaimed.written == 1, "the stalled batch was written, after the newer"
+        assert '"2.000"' in copies.read(METER_DAILY, parts), "the newer version's copy stays"
+
+
+
 def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(scratch: Settings) -> None:
     client = redis_client(scratch)
     broken = KeyFamily("meter_daily", METER_DAILY.pattern, "figures", "a family whose parts lack the tag",
                        tag_parts=("meter_id",), item_parts=("date",))
-    WriteBehindQueue(client, PREFIX).write("v-test", [CacheEntry(broken, {"date": "2024-10-27"}, '{"kwh": 1}')])
+    WriteBehindQueue(client, PREFIX).write(VERSION, [CacheEntry(broken, {"date": "2024-10-27"}, '{"kwh": 1}')])
     with cassandra_session(scratch) as session:
         worker = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "w", prefix=PREFIX,
                                    max_deliveries=1, backoff_s=0)
