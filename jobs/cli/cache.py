@@ -85,6 +85,21 @@ def cache_abort_command(date_: DateOption, env: EnvOption = None) -> None:
     _release(date_, env, promote=False)
 
 
+@writeback_app.command("replay")
+def writeback_replay_command(env: EnvOption = None) -> None:
+    """Put the dead-lettered batches of copies back on the stream (after fixing what failed them)."""
+    from jobs.stores.cache_writeback import WriteBehindQueue
+    from jobs.stores.clients import RedisUnavailable, cache_client
+
+    settings = settings_for(env)
+    try:
+        moved = WriteBehindQueue(cache_client(settings), settings.cache.prefix).replay_dead()
+    except RedisUnavailable as exc:
+        fail(str(exc))
+    console.print(f"put {moved:,} dead-lettered batches back on the write-behind stream; "
+                  "`gridlake writeback run` writes them", highlight=False)
+
+
 @writeback_app.command("run")
 def writeback_run_command(
     name: Annotated[str, typer.Option(help="This worker's consumer name (unique per worker).")] = "worker-1",

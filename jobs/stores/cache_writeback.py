@@ -14,6 +14,9 @@ itself; `gridlake writeback run` drains it:
   entry moves to the dead-letter stream ``<prefix>:writeback:dead`` with its error;
 - Cassandra writes are upserts keyed like the cache key, so an entry written twice (a worker
   that died after writing, before acknowledging) is stored once;
+- `gridlake writeback replay` puts dead-lettered entries back on the stream once their cause
+  is fixed: each copy carries its version's publish time as its write time, so a replayed old
+  entry never overwrites a newer version, and one replayed twice is stored once;
 - after each drain the stream is trimmed up to its oldest entry not yet acknowledged (or, with
   none pending, up to the last one delivered), so what was written leaves Redis's memory and
   nothing unwritten does.
@@ -43,7 +46,7 @@ def stream_key(prefix: str = PREFIX) -> str:
 
 
 def dead_letter_key(prefix: str = PREFIX) -> str:
-    return f"{prefix}:writeback:dead"
+    return f"{stream_key(prefix)}:dead"
 
 
 class WriteBehindQueue:
@@ -54,6 +57,7 @@ class WriteBehindQueue:
     def __init__(self, client: RedisClient, prefix: str = PREFIX) -> None:
         self.client = client
         self.stream = stream_key(prefix)
+        self.dead = dead_letter_key(prefix)
 
     def write(self, version: str, entries: Sequence[CacheEntry]) -> int:
         """Append the durable copies of ``entries`` (those that have one) as one stream entry;
@@ -63,6 +67,17 @@ class WriteBehindQueue:
         if copies:
             self.client.xadd(self.stream, {"version": version, "copies": orjson.dumps(copies)})
         return len(copies)
+
+    def replay_dead(self) -> int:
+        """Move every dead-lettered entry back onto the stream, oldest first (without its error);
+        return how many. Each is appended before it leaves the dead-letter stream: an
+        interruption between the two leaves it in both, and written twice it is stored once."""
+        moved = 0
+        for entry_id, fields in self.client.xrange(self.dead):
+            self.client.xadd(self.stream, {"version": fields[b"version"], "copies": fields[b"copies"]})
+            self.client.xdel(self.dead, entry_id)
+            moved += 1
+        return moved
 
 
 def queued_copies(fields: dict[bytes, bytes]) -> tuple[str, list[CacheEntry]]:

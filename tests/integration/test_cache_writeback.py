@@ -202,3 +202,28 @@ def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_stream(scratch: Set
     assert (report.written, report.dead) == (0, 1)
     assert len(dead) == 1 and dead[0][1][b"error"].startswith(b"KeyError")
     assert client.xpending(stream_key(PREFIX), "writers")["pending"] == 0
+
+
+def test_dead_lettered_copies_replayed_after_the_fault_is_fixed_arrive_once(scratch: Settings) -> None:
+    """Cassandra refuses the batch (its table is gone) until it is dead-lettered; the table is
+    made again, `gridlake writeback replay` puts the batch back, a drain writes it."""
+    client = redis_client(scratch)
+    entries = [CacheEntry(METER_DAILY, {"meter_id": f"M-{n}", "date": "2024-10-27"},
+                          METER_DAILY.document({"meter_id": f"M-{n}", "date": "2024-10-27"}, {"kwh_import": n}))
+               for n in range(5)]
+    WriteBehindQueue(client, PREFIX).write(VERSION, entries)
+    with cassandra_session(scratch) as session:
+        worker = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "w", prefix=PREFIX,
+                                   max_deliveries=1, backoff_s=0)
+        session.execute(f"DROP TABLE {KEYSPACE}.cache_entries")
+        assert worker.drain(block_ms=100).dead == 1
+        apply_schema(session, scratch)
+    env = {**os.environ, "GRIDLAKE_ENV": "test", "GRIDLAKE_CACHE__PREFIX": PREFIX,
+           "GRIDLAKE_CASSANDRA__KEYSPACE": KEYSPACE}
+    replayed = subprocess.run([str(Path(sys.executable).parent / "gridlake"), "writeback", "replay"], env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert replayed.returncode == 0 and "put 1 dead-lettered batches back" in replayed.stdout, replayed.stderr
+    assert client.xlen(dead_letter_key(PREFIX)) == 0
+    with cassandra_session(scratch) as session:
+        report = WriteBehindWorker(client, DurableCopies(session, KEYSPACE), "w", prefix=PREFIX).drain(block_ms=100)
+    assert report.written == 5 and stored_rows(scratch) == 5
