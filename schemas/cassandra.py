@@ -161,6 +161,7 @@ METERS = Table(
         "active_from": "date",
         "active_to": "date",  # null: still active
         "source": "text",
+        "capacity_kw": "double",  # what the connection is rated for; null: its class's (vee.connection_kw)
     },
     partition_key=("meter_id",),
 )

@@ -139,6 +139,7 @@ def catalogue_rows(parsed: ParsedFile, source: Source, timezone: str) -> list[di
         last[reading.meter_id] = max(last.get(reading.meter_id, reading.day), reading.day)
     return [
         {"meter_id": meter.meter_id, "meter_class": meter.meter_class, "address": meter.address,
+         "capacity_kw": meter.capacity_kw,
          "timezone": timezone, "interval_s": source.interval_s, "active_from": first[meter.meter_id],
          "active_to": last[meter.meter_id], "source": source.name}
         for meter in parsed.meters.values()

@@ -53,7 +53,7 @@ CHANNELS = ("kwh_import", "kwh_export", "kvarh", "voltage_v", "current_a", "powe
 
 #: The catalogue columns VEE needs (schemas/cassandra.py METERS).
 CATALOGUE_COLUMNS = ("meter_id", "meter_class", "feeder_id", "timezone", "nominal_voltage_v", "interval_s",
-                     "active_from", "active_to")
+                     "active_from", "active_to", "capacity_kw")
 
 
 #: Rules that send a row to quarantine, and those that keep it flagged SUSPECT.
@@ -114,7 +114,7 @@ def with_catalogue(bronze: DataFrame, catalogue: DataFrame) -> DataFrame:
         F.col("feeder_id").alias("cat_feeder_id"), F.col("timezone").alias("cat_timezone"),
         F.col("nominal_voltage_v").cast("double").alias("cat_nominal_v"),
         F.col("interval_s").alias("cat_interval_s"), F.col("active_from").alias("cat_active_from"),
-        F.col("active_to").alias("cat_active_to"))
+        F.col("active_to").alias("cat_active_to"), F.col("capacity_kw").alias("cat_capacity_kw"))
     joined = bronze.join(F.broadcast(entries), "meter_id", "left")
     local_midnight = F.col(PARTITION_COLUMN).cast("timestamp")
     next_midnight = F.date_add(PARTITION_COLUMN, 1).cast("timestamp")
@@ -153,9 +153,10 @@ def v11_outside_day(conf: VeeConf) -> Column:
 
 
 def v14_impossible_value(conf: VeeConf) -> Column:
-    """Energy beyond the connection's capacity, power factor above 1, negative or double-nominal voltage."""
+    """Energy beyond the connection's capacity (the catalogue's rating of the meter's connection,
+    else its class's), power factor above 1, negative or double-nominal voltage."""
     capacity_kw = F.create_map(*[F.lit(x) for pair in conf.connection_kw.items() for x in pair])
-    kw = F.coalesce(capacity_kw[F.col("cat_class")], F.lit(conf.connection_kw["default"]))
+    kw = F.coalesce("cat_capacity_kw", capacity_kw[F.col("cat_class")], F.lit(conf.connection_kw["default"]))
     limit_kwh = kw * F.col("cat_interval_s") / 3600 * conf.impossible_factor
     return ((F.col("kwh_import") > limit_kwh) | (F.col("kwh_export") > limit_kwh)
             | (F.abs("power_factor") > 1)

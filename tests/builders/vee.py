@@ -25,15 +25,17 @@ CATALOGUE_SCHEMA = T.StructType([
     T.StructField("feeder_id", T.StringType()), T.StructField("timezone", T.StringType()),
     T.StructField("nominal_voltage_v", T.DecimalType(6, 1)), T.StructField("interval_s", T.IntegerType()),
     T.StructField("active_from", T.DateType()), T.StructField("active_to", T.DateType()),
+    T.StructField("capacity_kw", T.DoubleType()),
 ])
 
 
 def meter(meter_id: str, meter_class: str = "residential", active_from: date = date(2020, 1, 1),
-          active_to: date | None = None) -> dict:
-    """A catalogue entry: 230 V, 15-minute intervals, on FEEDER, in Tirana's time zone."""
+          active_to: date | None = None, capacity_kw: float | None = None) -> dict:
+    """A catalogue entry: 230 V, 15-minute intervals, on FEEDER, in Tirana's time zone; its
+    connection rated as its class's unless ``capacity_kw`` says otherwise."""
     return {"meter_id": meter_id, "meter_class": meter_class, "feeder_id": FEEDER, "timezone": ZONE,
             "nominal_voltage_v": Decimal("230.0"), "interval_s": INTERVAL_S, "active_from": active_from,
-            "active_to": active_to}
+            "active_to": active_to, "capacity_kw": capacity_kw}
 
 
 def catalogue_frame(spark: SparkSession, meters: list[dict] | None = None) -> DataFrame:

@@ -156,6 +156,13 @@ RULE_CASES = {
                 ("m-2", 12, None): (vee.ESTIMATED_LINEAR, vee.IMPOSSIBLE_VALUE)},
         quarantine={("m-1", 12, ingest("m-1", 12)): (vee.REJECTED, vee.IMPOSSIBLE_VALUE),
                     ("m-2", 12, ingest("m-2", 12)): (vee.REJECTED, vee.IMPOSSIBLE_VALUE)}),
+    "V14 a connection rated above its class's is not impossible": RuleCase(
+        lambda rows: replace_rows(replace_rows(rows, "m-1", [12], kwh_import=Decimal("9.999")),
+                                  "m-2", [12], kwh_import=Decimal("9.999")),
+        silver={("m-1", 12, None): (vee.ESTIMATED_LINEAR, vee.IMPOSSIBLE_VALUE),
+                ("m-2", 12, ingest("m-2", 12)): (vee.SUSPECT, vee.SPIKE)},  # 40 kW of a 50 kW connection
+        quarantine={("m-1", 12, ingest("m-1", 12)): (vee.REJECTED, vee.IMPOSSIBLE_VALUE)},  # of 11 kW
+        catalogue=[meter("m-1"), meter("m-2", capacity_kw=50.0), meter("m-3"), meter("m-4")]),
     "V15 one meter's voltage outside +-10%": RuleCase(
         lambda rows: replace_rows(rows, "m-1", [80], voltage_v=Decimal("190.0")),
         silver={("m-1", 80, ingest("m-1", 80)): (vee.SUSPECT, vee.VOLTAGE_OUT_OF_RANGE)}),

@@ -78,11 +78,13 @@ class Reject:
 
 @dataclass(frozen=True)
 class MeterInfo:
-    """What a source knows about one of its meters, for the ``meters`` catalogue."""
+    """What a source knows about one of its meters, for the ``meters`` catalogue: ``capacity_kw``
+    is what its connection is rated for (None: its class's, ``vee.connection_kw``)."""
 
     meter_id: str
     meter_class: str
     address: str
+    capacity_kw: float | None = None
 
 
 @dataclass

@@ -8,7 +8,11 @@ with two spaces before ``Power``). Each line is three readings, one per zone met
 Assumptions, stated because the source does not:
 - ``DateTime`` is the START of the 10-minute interval: every day runs 00:00 .. 23:50.
 - The zone values are average power in kW over the interval (values near 10^4 fit a city
-  zone in kW, not W or MW), so energy is ``kWh = kW * 600 s / 3600 s``, quantised to Wh.
+  zone in kW, not W or MW), so energy is ``kWh = kW * 600 s / 3600 s``, quantised to Wh
+  (multiplied before dividing: a rounded 1/6 moved a reading that ends in half a Wh by one).
+- Each zone's supply is rated at its measured peak (52.2, 37.4 and 47.6 MW over 2017) rounded
+  up to the next 10 MW (``ZONE_CAPACITY_KW``): the source gives no rating, and a city zone's
+  substation is sized above its peak. VEE's impossible-value rule reads it from the catalogue.
 The clock defaults to a fixed +00:00: 144 readings every day and no DST jump, although
 Morocco changed offset in 2017. The weather columns (temperature, humidity, wind speed)
 are not meter channels and are not loaded; they are neither required nor checked.
@@ -17,7 +21,6 @@ are not meter channels and are not loaded; they are neither required nor checked
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from jobs.ingest.sources.common import (
     Clock,
@@ -42,11 +45,13 @@ ZONE_METERS = {
     "Zone 3  Power Consumption": "tetouan-zone-3",
 }
 
+#: What each zone's supply is rated for, in kW (see the assumptions above).
+ZONE_CAPACITY_KW = {"tetouan-zone-1": 60_000.0, "tetouan-zone-2": 40_000.0, "tetouan-zone-3": 50_000.0}
+
 _LOCAL_TIME = LocalTimeFormat(
     re.compile(r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}) (?P<hour>\d{1,2}):(?P<minute>\d{2})"),
     "MM/DD/YYYY HH:MM",
 )
-_HOURS_PER_INTERVAL = Decimal(INTERVAL_S) / Decimal(3600)
 _ADDRESS = ("Tetouan distribution zone {zone}, Morocco (UCI Machine Learning Repository, "
             "'Power consumption of Tetouan city', Salam & El Hibaoui, CC BY 4.0)")
 
@@ -63,9 +68,10 @@ def parse_row(row: CsvRow, parsed: ParsedFile, clock: Clock) -> None:
     for column, meter_id in ZONE_METERS.items():
         if meter_id not in parsed.meters:
             zone = meter_id.rsplit("-", 1)[1]
-            parsed.meters[meter_id] = MeterInfo(meter_id, "feeder", _ADDRESS.format(zone=zone))
+            parsed.meters[meter_id] = MeterInfo(meter_id, "feeder", _ADDRESS.format(zone=zone),
+                                                ZONE_CAPACITY_KW[meter_id])
         parsed.readings.append(Reading(meter_id, local_start.date(), ts, row.line,
-                                       milli(power_kw[column] * _HOURS_PER_INTERVAL)))
+                                       milli(power_kw[column] * INTERVAL_S / 3600)))
 
 
 SOURCE = Source(
