@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Annotated
 
 import typer
 
 from jobs.cli.common import DateOption, EndOption, EnvOption, console, fail, parse_dates, settings_for
+from jobs.runtime.config import PROJECT_ROOT
 
 airflow_app = typer.Typer(help="Airflow's environment for gridlake's DAGs.", no_args_is_help=True)
 
@@ -34,7 +36,10 @@ def airflow_test_day_command(date_: DateOption, end: EndOption = None,
     from jobs.pipeline.airflow_tasks import run_day_through_airflow
 
     settings = settings_for(env)
-    for day in parse_dates(date_, end):
+    known = sorted(path.stem for path in (PROJECT_ROOT / "dags").glob("*.py"))
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", dag_id) or dag_id not in known:
+        fail(f"--dag {dag_id!r}: not a DAG of dags/ (known: {', '.join(known)})", code=2)
+    for day in parse_dates(date_, end, settings.backfill.max_days):
         log_path = settings.state_path / "logs" / "airflow" / f"{dag_id}-{day}.log"
         with console.status(f"{dag_id} {day}: running through Airflow (log: {log_path}) …"):
             state, tasks = run_day_through_airflow(settings, day, log_path, dag_id)

@@ -31,14 +31,19 @@ def settings_for(env: str | None) -> Settings:
         fail(str(exc), code=2)
 
 
-def parse_dates(start: str, end: str | None) -> list[date]:
-    """The local dates from --date (and --end); bad dates exit 2."""
+def parse_dates(start: str, end: str | None, max_days: int | None = None) -> list[date]:
+    """The local dates from --date (and --end); bad dates, or more than ``max_days`` of them
+    (``backfill.max_days``, for the commands that run stages), exit 2."""
     from jobs.runtime.dates import date_range
 
     try:
-        return date_range(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+        days = date_range(date.fromisoformat(start), date.fromisoformat(end) if end else None)
     except ValueError as exc:
         fail(f"--date/--end: {exc}", code=2)
+    if max_days is not None and len(days) > max_days:
+        fail(f"{start}..{end} is {len(days):,} days, more than backfill.max_days = {max_days}: split the range "
+             "or raise the bound", code=2)
+    return days
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

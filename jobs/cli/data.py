@@ -44,7 +44,7 @@ def seed_command(
     meters: Annotated[int, typer.Option(min=1, help="Meters in the synthetic grid.")],
     days: Annotated[int, typer.Option(min=1, help="Local days to generate.")],
     start: Annotated[str, typer.Option(help="First local day, YYYY-MM-DD.")],
-    seed: Annotated[int, typer.Option(help="Generator seed: same seed, same rows.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Generator seed: same seed, same rows.")] = 0,
     fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of meter-days with one injected fault.")
                           ] = 0.01,
     late_rows: Annotated[LateRowsChoice, typer.Option(help="hold: keep late rows back; only: write just them; "

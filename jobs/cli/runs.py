@@ -46,7 +46,7 @@ def _run_stage(stage: str, date_: str, end: str | None, env: str | None, allow_e
 
     settings = settings_for(env)
     settings.lake.allow_empty_replace = settings.lake.allow_empty_replace or allow_empty
-    days = parse_dates(date_, end)
+    days = parse_dates(date_, end, settings.backfill.max_days)
     spark = spark_session(settings, app_name=f"gridlake-{stage}")
     for day in days:
         for record in _or_fail(lambda d=day: run_stage(settings, stage, d, spark)):
@@ -95,7 +95,7 @@ def compact_command(
     from jobs.stages import compact as compact_partitions
 
     settings = settings_for(env)
-    days = parse_dates(date_, end)
+    days = parse_dates(date_, end, settings.backfill.max_days)
     spark = spark_session(settings, app_name="gridlake-compact")
     for day in days:
         for report in _or_fail(lambda d=day: compact_partitions.main(settings, d, spark)):
@@ -158,7 +158,10 @@ def backfill_command(
              f"(known: {', '.join(DAILY)})", code=2)
     settings = settings_for(env)
     settings.lake.allow_empty_replace = settings.lake.allow_empty_replace or allow_empty
-    days = parse_dates(start, end)
+    if parallel > settings.backfill.max_parallel:
+        fail(f"--parallel {parallel}: more than backfill.max_parallel = {settings.backfill.max_parallel} runs at "
+             "once on one Spark session", code=2)
+    days = parse_dates(start, end, settings.backfill.max_days)
     jobs = plan(chosen, days, stage_runs(settings, days), cassandra_written_at(settings), force=force)
     skipped = len(chosen) * len(days) - len(jobs)
     console.print(f"backfill {days[0]}..{days[-1]}: {len(jobs)} stage runs to do, {skipped} already complete"

@@ -136,6 +136,14 @@ class LeaseConf(_Section):
                                "before it fails naming it (0: it fails at once).")
 
 
+class BackfillConf(_Section):
+    """Bounds on what one command runs, so a typo in a date cannot start years of work."""
+
+    max_days: int = Field(
+        366, ge=1, description="Most local dates one `run`, `backfill` or `airflow test-day` command takes.")
+    max_parallel: int = Field(4, ge=1, description="Most (stage, date) runs `backfill --parallel` runs at once.")
+
+
 class CassandraConf(_Section):
     """Raw readings live in Cassandra for a bounded window; the lake keeps the history."""
 
@@ -610,6 +618,7 @@ class Settings(BaseSettings):
         LakeConf(), description="The lake: where its tables live, their format and their files' size.")
     cassandra: CassandraConf = Field(
         CassandraConf(), description="The Cassandra cluster the meters' raw readings land in.")
+    backfill: BackfillConf = Field(BackfillConf(), description="Bounds on the date ranges and parallelism of one command.")
     lease: LeaseConf = Field(LeaseConf(), description="Leases on (stage, date) that keep two runs of one date apart.")
     elasticsearch: ElasticsearchConf = Field(
         ElasticsearchConf(), description="The Elasticsearch cluster of the search indices.")
@@ -720,8 +729,8 @@ def load_settings(env: str | None = None, conf_dir: Path | None = None) -> Setti
     env_file = conf_dir / f"{env}.yaml"
     if not base_file.is_file():
         raise ConfigError(f"{base_file}: configuration file not found")
-    if not env_file.is_file():
-        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+    known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+    if env not in known:  # a name of conf/, never a path that happens to reach a YAML file
         raise ConfigError(f"environment {env!r} has no {env_file.name} in {conf_dir} (known: {', '.join(known)})")
     layered = _deep_merge(_deep_merge(model_defaults(), _read_yaml(base_file)), _read_yaml(env_file))
     layered["env"] = env

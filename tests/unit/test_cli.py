@@ -58,3 +58,27 @@ def test_an_index_month_is_a_month_never_a_pattern(month: str) -> None:
         result = CliRunner().invoke(app, [*command, "--alias", "readings-daily", "--month", month, "--env", "test"])
         assert result.exit_code == 2, command
         assert f"--month {month!r}: not a month YYYY-MM" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    pytest.param(["backfill", "--start", "2024-01-01", "--end", "2025-01-01"],
+                 "2024-01-01..2025-01-01 is 367 days, more than backfill.max_days = 366", id="backfill-range"),
+    pytest.param(["run", "extract", "--date", "2020-01-01", "--end", "2030-01-01"],
+                 "is 3,654 days, more than backfill.max_days = 366", id="run-range"),
+    pytest.param(["backfill", "--start", "2024-01-01", "--end", "2024-01-02", "--parallel", "5"],
+                 "--parallel 5: more than backfill.max_parallel = 4", id="parallel"),
+    pytest.param(["airflow", "test-day", "--date", "2024-10-26", "--dag", "../dags/grid_daily"],
+                 "--dag '../dags/grid_daily': not a DAG of dags/ (known: grid_daily, grid_maintenance)", id="dag-path"),
+    pytest.param(["runs", "--date", "2024-10-26", "--env", "../conf/test"], "environment '../conf/test'", id="env-path"),
+])
+def test_bounds_and_paths_exit_2_with_one_line_before_any_work(arguments: list[str], message: str) -> None:
+    env = [] if "--env" in arguments else ["--env", "test"]
+    result = CliRunner().invoke(app, [*arguments, *env])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_negative_seed_is_refused() -> None:
+    result = CliRunner().invoke(app, ["seed", "--meters", "2", "--days", "1", "--start", "2024-01-01", "--seed", "-5",
+                                      "--env", "test"])
+    assert result.exit_code == 2 and "--seed" in result.stderr

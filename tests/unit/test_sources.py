@@ -5,6 +5,7 @@ Expected instants and energies are worked out by hand in the comments, not by th
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -219,3 +220,21 @@ def test_unknown_dataset_is_refused_before_any_connection(settings: Settings) ->
 def test_bad_timezone_is_refused(text: str) -> None:
     with pytest.raises(BadInputError, match="neither an IANA zone nor an offset|offset beyond 24 hours"):
         Clock.parse(text)
+
+
+def test_a_truncated_gzip_file_is_named_not_aborted(tmp_path: Path) -> None:
+    whole = gzip.compress(("customer_id,reading_datetime,general_supply_kwh\n"
+                           + "\n".join(f"1,2012-02-10 08:{m:02d}:00,0.1" for m in range(0, 60, 30)) * 500).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(BadInputError) as caught:
+        source_named("sgsc").parse(path, Clock.parse("+10:00"))
+    assert str(caught.value).startswith("cut.csv.gz: not a whole gzip file (") and "truncated or corrupt" in str(caught.value)
+
+
+def test_a_nul_byte_is_named_by_its_line(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "nul.csv", "customer_id,reading_datetime,general_supply_kwh",
+                     ["1,2012-02-10 08:00:00,0.1", "1\x00,2012-02-10 08:30:00,0.1"])
+    with pytest.raises(BadInputError) as caught:
+        source_named("sgsc").parse(path, Clock.parse("+10:00"))
+    assert str(caught.value) == "nul.csv line 3: a NUL byte (a binary or damaged file)"

@@ -21,6 +21,7 @@ import csv
 import gzip
 import hashlib
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -218,11 +219,16 @@ def open_csv(path: Path, required: Sequence[str]) -> tuple[str, Iterator[CsvRow]
         data = path.read_bytes()
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read ({exc.strerror})") from None
-    text_bytes = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    try:
+        text_bytes = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise BadInputError(f"{path.name}: not a whole gzip file ({exc}): truncated or corrupt") from None
     try:
         text = text_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    if (nul := text.find("\x00")) >= 0:
+        raise BadInputError(f"{path.name} line {text.count(chr(10), 0, nul) + 1}: a NUL byte (a binary or damaged file)")
     lines = text.splitlines()
     header = next(csv.reader(lines[:1]), [])
     missing = [column for column in required if column not in header]
