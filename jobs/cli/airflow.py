@@ -8,23 +8,34 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli.common import DateOption, EndOption, EnvOption, console, fail, parse_dates, settings_for
+from jobs.cli.common import DateOption, EndOption, EnvOption, console, errors, fail, parse_dates, settings_for
 from jobs.runtime.config import PROJECT_ROOT
 
 airflow_app = typer.Typer(help="Airflow's environment for gridlake's DAGs.", no_args_is_help=True)
 
 
 @airflow_app.command("env")
-def airflow_env_command(env: EnvOption = None) -> None:
+def airflow_env_command(
+    show_secrets: Annotated[bool, typer.Option(
+        "--show-secrets", help="Print the connections' passwords (masked as *** otherwise).")] = False,
+    env: EnvOption = None,
+) -> None:
     """Print `export` lines for Airflow: the project's DAG folder and the spark_default,
     cassandra_default, elasticsearch_default and redis_default connections from conf
-    (`eval "$(gridlake airflow env)"`)."""
+    (`eval "$(gridlake airflow env --show-secrets)"` when the connections have passwords)."""
+    import json
     import shlex
 
     from jobs.pipeline.airflow_tasks import airflow_environment
 
+    masked = []
     for name, value in airflow_environment(settings_for(env)).items():
+        if name.startswith("AIRFLOW_CONN_") and not show_secrets and "password" in (body := json.loads(value)):
+            value = json.dumps({**body, "password": "***"}, separators=(",", ":"))
+            masked.append(name)
         sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+    if masked:
+        errors.print(f"passwords masked in {', '.join(masked)}: --show-secrets prints them", highlight=False)
 
 
 @airflow_app.command("test-day")

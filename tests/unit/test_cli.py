@@ -82,3 +82,13 @@ def test_a_negative_seed_is_refused() -> None:
     result = CliRunner().invoke(app, ["seed", "--meters", "2", "--days", "1", "--start", "2024-01-01", "--seed", "-5",
                                       "--env", "test"])
     assert result.exit_code == 2 and "--seed" in result.stderr
+
+
+def test_airflow_env_prints_passwords_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDLAKE_REDIS__PASSWORD", "s3cret-for-the-test")
+    masked = CliRunner().invoke(app, ["airflow", "env", "--env", "test"])
+    shown = CliRunner().invoke(app, ["airflow", "env", "--show-secrets", "--env", "test"])
+    assert masked.exit_code == shown.exit_code == 0
+    assert "s3cret-for-the-test" not in masked.stdout and '"password":"***"' in masked.stdout
+    assert "AIRFLOW_CONN_REDIS_DEFAULT" in masked.stderr
+    assert "s3cret-for-the-test" in shown.stdout
