@@ -18,12 +18,14 @@ VOLTAGE_OBJECTS = 20
 
 
 def latest_runs(runs: DataFrame) -> DataFrame:
-    """Per stage, table and date: the latest run (what the lake holds now) and ``runs``, how
-    many runs there were (reruns and retries)."""
+    """Per stage, table and date: the latest run (what the lake holds now; of a run recorded as
+    running and then with its outcome, the outcome) and ``runs``, how many runs there were
+    (reruns and retries)."""
     key = ("stage", "table", PARTITION_COLUMN)
-    newest = Window.partitionBy(*key).orderBy(F.col("started_at").desc(), F.col("run_id").desc())
+    newest = Window.partitionBy(*key).orderBy(F.col("started_at").desc(), (F.col("status") == "running").asc(),
+                                              F.col("run_id").desc())
     counts = Window.partitionBy(*key)
-    return (runs.withColumn("runs", F.count(F.lit(1)).over(counts))
+    return (runs.withColumn("runs", F.size(F.collect_set("run_id").over(counts)))
             .withColumn("_n", F.row_number().over(newest)).where(F.col("_n") == 1).drop("_n"))
 
 

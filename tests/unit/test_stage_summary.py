@@ -100,3 +100,24 @@ def test_a_run_killed_after_it_announced_itself_leaves_its_date_not_done(setting
 
     assert {day: run.status for (_, day), run in runs.items()} == {D1: "ok", D2: "running"}
     assert is_done("extract", D1, runs) and not is_done("extract", D2, runs)
+
+
+def test_the_report_takes_a_runs_outcome_over_its_announcement_and_counts_runs_once(spark: SparkSession,
+                                                                                    settings: Settings,
+                                                                                    tmp_path) -> None:
+    from jobs.stores.runs import runs_frame
+    from jobs.transforms.report_figures import latest_runs
+
+    local = settings.model_copy(deep=True)
+    local.lake.root = str(tmp_path)
+    first = record("extract", D1, 0, status="running")
+    ended = RunRecord(stage="extract", table=STAGE_RECORD, date=D1, started_at=first.started_at, run_id=first.run_id,
+                      status="failed")
+    rerun = record("extract", D1, 5, status="running")
+    append_runs(local.lake_root, [ended, first, rerun, RunRecord(stage="extract", table=STAGE_RECORD, date=D1,
+                                                                  started_at=rerun.started_at, run_id=rerun.run_id,
+                                                                  status="ok")])
+
+    (latest,) = latest_runs(runs_frame(spark, local, D1)).collect()
+
+    assert (latest.status, latest.runs) == ("ok", 2)
