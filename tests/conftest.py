@@ -42,6 +42,18 @@ def spark(settings: Settings) -> Iterator[SparkSession]:
     session.stop()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_spark_memory() -> Iterator[None]:
+    """After each module, drop what the one test session caches for tables it will not read
+    again: cached DataFrames and Delta's logs of the module's scratch lakes, which otherwise
+    pile up over the run."""
+    yield
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
+        session._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+
+
 @pytest.fixture(scope="session")
 def services(settings: Settings) -> Settings:
     """Cassandra, Elasticsearch, Redis, the Redis Cluster and memcached, up and answering."""

@@ -28,7 +28,7 @@ from jobs.ingest.sources import source_named
 from jobs.ingest.sources.common import BadInputError, Clock, ParsedFile, Source
 from jobs.runtime.config import Settings
 from jobs.stores.cassandra_writer import write_readings
-from jobs.stores.clients import cassandra_session
+from jobs.stores.clients import WRITES, cassandra_session
 from schemas.cassandra import LOAD_REJECTS, METER_DAYS, METER_READINGS, METERS, Table
 
 log = logging.getLogger(__name__)
@@ -171,4 +171,4 @@ def _insert_all(session: Session, keyspace: str, table: Table, rows: Iterable[di
     insert = session.prepare(f"INSERT INTO {keyspace}.{table.name} ({', '.join(columns)}) "
                              f"VALUES ({', '.join('?' for _ in columns)})")
     execute_concurrent_with_args(session, insert, [tuple(row[c] for c in columns) for row in rows],
-                                 raise_on_first_error=True)
+                                 raise_on_first_error=True, execution_profile=WRITES)

@@ -35,7 +35,7 @@ from jobs.ingest import load_shapes
 from jobs.ingest.grid_model import CONNECTION_KW, THREE_PHASE, GridCatalogue, Meter, Sensor, build_grid
 from jobs.runtime.config import GridConf, Settings
 from jobs.stores.cassandra_writer import write_readings
-from jobs.stores.clients import cassandra_session
+from jobs.stores.clients import WRITES, cassandra_session
 from schemas import ground_truth as gt
 from schemas.cassandra import (
     FAULT_LABELS,
@@ -532,7 +532,7 @@ def _insert_all(session: Session, keyspace: str, table: Table, rows: list[dict[s
     statement = session.prepare(f"INSERT INTO {keyspace}.{table.name} ({', '.join(columns)}) "
                                 f"VALUES ({', '.join('?' for _ in columns)})")
     execute_concurrent_with_args(session, statement, [tuple(row.get(c) for c in columns) for row in rows],
-                                 concurrency=concurrency, raise_on_first_error=True)
+                                 concurrency=concurrency, raise_on_first_error=True, execution_profile=WRITES)
 
 
 def catalogue_rows(grid: SyntheticGrid) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -144,6 +144,10 @@ class BackfillConf(_Section):
     max_parallel: int = Field(4, ge=1, description="Most (stage, date) runs `backfill --parallel` runs at once.")
 
 
+#: Cassandra's consistency levels, as the driver and the Spark connector name them.
+ConsistencyName = Literal["ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"]
+
+
 class CassandraConf(_Section):
     """Raw readings live in Cassandra for a bounded window; the lake keeps the history."""
 
@@ -166,6 +170,11 @@ class CassandraConf(_Section):
     read_concurrency: int = Field(
         128, ge=1, le=2048,
         description="Requests in flight per Spark task as the extract reads a day (512 quadruples the driver's GC).")
+    read_consistency: ConsistencyName = Field(
+        "LOCAL_ONE", description="Consistency level of every read, by the driver and by Spark (LOCAL_QUORUM "
+                                 "where replicas may lag: a replicated production cluster).")
+    write_consistency: ConsistencyName = Field(
+        "LOCAL_QUORUM", description="Consistency level of every write, by the driver and by Spark.")
     username: str | None = Field(None, description="Cassandra user; null connects without authentication.")
     password: SecretStr | None = Field(
         None, description="The user's password: only from the environment (GRIDLAKE_CASSANDRA__PASSWORD).")
@@ -618,7 +627,8 @@ class Settings(BaseSettings):
         LakeConf(), description="The lake: where its tables live, their format and their files' size.")
     cassandra: CassandraConf = Field(
         CassandraConf(), description="The Cassandra cluster the meters' raw readings land in.")
-    backfill: BackfillConf = Field(BackfillConf(), description="Bounds on the date ranges and parallelism of one command.")
+    backfill: BackfillConf = Field(
+        BackfillConf(), description="Bounds on the date ranges and parallelism of one command.")
     lease: LeaseConf = Field(LeaseConf(), description="Leases on (stage, date) that keep two runs of one date apart.")
     elasticsearch: ElasticsearchConf = Field(
         ElasticsearchConf(), description="The Elasticsearch cluster of the search indices.")

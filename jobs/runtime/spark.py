@@ -127,6 +127,8 @@ def spark_session(settings: Settings, app_name: str | None = None, java_options:
         .config("spark.sql.catalog.cassandra", "com.datastax.spark.connector.datasource.CassandraCatalog")
         .config("spark.cassandra.connection.host", ",".join(settings.cassandra.hosts))
         .config("spark.cassandra.connection.port", str(settings.cassandra.port))
+        .config("spark.cassandra.input.consistency.level", settings.cassandra.read_consistency)
+        .config("spark.cassandra.output.consistency.level", settings.cassandra.write_consistency)
         .config("spark.sql.warehouse.dir", f"{settings.lake_root}/_warehouse")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.sql.orc.compression.codec", "zstd")

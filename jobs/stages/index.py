@@ -11,7 +11,7 @@ time.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -53,20 +53,25 @@ def build(family: VersionedIndex, frame: DataFrame, id_of: DocumentId, candidate
 
 
 def main(settings: Settings, run_date: date, spark: SparkSession | None = None) -> list[RunRecord]:
-    """Build ``meters`` and this month's member of ``readings-daily`` for ``run_date``."""
+    """Build ``meters`` (each meter's figures of the newest day in gold) and ``run_date``'s month's
+    member of ``readings-daily`` (every day of that month in gold)."""
     spark = spark or spark_session(settings, app_name=f"gridlake-index-{run_date}")
     es = elasticsearch_client(settings)
     apply_index_templates(es)  # new versions take their mappings from the templates
     keyspace = settings.cassandra.keyspace
     catalogue = {table.name: read_catalogue(spark, keyspace, table) for table in (METERS, SENSORS)}
-    gold = lake_table(spark, settings, METER_DAILY)
+    daily = lake_table(spark, settings, METER_DAILY).read(METER_DAILY.spark_schema())
     month_start = run_date.replace(day=1)
-    daily_month = gold.read(METER_DAILY.spark_schema()).where(
-        (F.col(PARTITION_COLUMN) >= F.lit(month_start)) & (F.col(PARTITION_COLUMN) <= F.lit(run_date)))
-    daily_today = daily_month.where(F.col(PARTITION_COLUMN) == F.lit(run_date))
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    # The whole month, and the meters' newest day: a late day re-indexed in an earlier month
+    # neither drops that month's later days nor takes the meters back to it.
+    daily_month = daily.where((F.col(PARTITION_COLUMN) >= F.lit(month_start))
+                              & (F.col(PARTITION_COLUMN) < F.lit(next_month)))
+    newest = max(daily.agg(F.max(PARTITION_COLUMN)).first()[0] or run_date, run_date)
+    daily_latest = daily.where(F.col(PARTITION_COLUMN) == F.lit(newest))
     conf = settings.search
     records = []
-    documents = {"meters": (meter_documents(catalogue["meters"], catalogue["sensors"], daily_today), device_id),
+    documents = {"meters": (meter_documents(catalogue["meters"], catalogue["sensors"], daily_latest), device_id),
                  "readings-daily": (readings_daily_documents(daily_month, catalogue["meters"]), meter_day_id)}
     candidate = settings.release.mode == "candidate"
     for alias, base in day_families(run_date):

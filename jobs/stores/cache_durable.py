@@ -6,7 +6,8 @@ same rows through the Cassandra connector, jobs/stages/publish.py ``durable_rows
 behind it by the workers of jobs/stores/cache_writeback.py (write-behind). Idempotent: a
 row is keyed by (family, month, bucket, tag, item), all from the key's parts, so rewriting a
 date replaces its rows. Every copy is written with its version's publish time as its write time
-(``version_write_time``), so the newest version wins whatever order the copies arrive in. A meter's ``meter_latest`` has no rows of its own: it is the meter's
+(``version_write_time``), so the newest version wins whatever order the copies arrive in.
+A meter's ``meter_latest`` has no rows of its own: it is the meter's
 newest ``meter_daily`` row, whose document holds its date (``KeyFamily.newest_of``), so the order in
 which two days' publishes land does not matter, and write-through writes a third fewer rows
 than one copy per key.
@@ -21,6 +22,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from jobs.stores.cache_versions import version_write_time
+from jobs.stores.clients import WRITES
 from schemas.cache_keys import KeyFamily
 from schemas.cassandra import CACHE_ENTRIES, CACHE_ENTRY_MONTHS, cache_bucket
 
@@ -50,7 +52,7 @@ class DurableCopies:
     def record_months(self, months: Iterable[tuple[str, str]]) -> None:
         """Note that (family, month) pairs hold durable copies: before the copies are written,
         so a miss of a ``newest_of`` family finds every month that may hold its answer."""
-        execute_concurrent_with_args(self.session, self._insert_month, sorted(set(months)),
+        execute_concurrent_with_args(self.session, self._insert_month, sorted(set(months)), execution_profile=WRITES,
                                      concurrency=self.concurrency, raise_on_first_error=True)
 
     def write(self, version: str, entries: Sequence[Any]) -> int:
@@ -61,6 +63,7 @@ class DurableCopies:
                 for e in entries if e.family.has_durable_copy]
         self.record_months((family, month) for family, month, *_ in rows)
         execute_concurrent_with_args(self.session, self._insert, rows, concurrency=self.concurrency,
+                                     execution_profile=WRITES,
                                      raise_on_first_error=True)
         return len(rows)
 

@@ -25,6 +25,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, BoundStatement, PreparedStatement
 
+from jobs.stores.clients import WRITES
 from schemas.cassandra import DAY_BUCKETS, StoredChannel, Table
 
 #: Rows per batch: a whole meter-day (up to 100 quarter hours, about 12 KiB) goes as one
@@ -129,7 +130,7 @@ def write_readings(
                 yield insert_day, (day, day_bucket(device), device, last_received)
 
     for result in execute_concurrent(session, statements(), concurrency=concurrency, raise_on_first_error=True,
-                                     results_generator=True):
+                                     results_generator=True, execution_profile=WRITES):
         if not result.success:  # pragma: no cover - raise_on_first_error raises first
             raise result.result_or_exc
     return report

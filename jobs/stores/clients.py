@@ -16,7 +16,7 @@ import redis.asyncio
 import redis.asyncio.retry
 import redis.retry
 from redis.backoff import ConstantBackoff
-from cassandra import ProtocolVersion
+from cassandra import ConsistencyLevel, ProtocolVersion
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -25,15 +25,26 @@ from elasticsearch import Elasticsearch
 from jobs.runtime.config import RedisConf, Settings
 
 
+#: The execution profile of gridlake's writes (``cassandra.write_consistency``); every other
+#: request uses the default profile (``cassandra.read_consistency``).
+WRITES = "gridlake-writes"
+
+
 def cassandra_cluster(
-    hosts: list[str], port: int, timeout_s: float, auth: PlainTextAuthProvider | None = None
+    hosts: list[str], port: int, timeout_s: float, auth: PlainTextAuthProvider | None = None,
+    read_consistency: str = "LOCAL_ONE", write_consistency: str = "LOCAL_QUORUM",
 ) -> Cluster:
-    """A driver Cluster speaking protocol v5 (Cassandra 5.0), token-aware."""
-    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-                               request_timeout=timeout_s)
+    """A driver Cluster speaking protocol v5 (Cassandra 5.0), token-aware, reading and writing
+    (profile WRITES) at the given consistency levels."""
+
+    def profile(level: str) -> ExecutionProfile:
+        return ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+                                request_timeout=timeout_s, consistency_level=ConsistencyLevel.name_to_value[level])
+
     return Cluster(hosts, port=port, auth_provider=auth, connect_timeout=timeout_s,
                    control_connection_timeout=timeout_s, protocol_version=ProtocolVersion.V5,
-                   execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+                   execution_profiles={EXEC_PROFILE_DEFAULT: profile(read_consistency),
+                                       WRITES: profile(write_consistency)})
 
 
 @contextmanager
@@ -44,7 +55,7 @@ def cassandra_session(settings: Settings, timeout_s: float = 30.0) -> Iterator[S
     if conf.username:
         password = conf.password.get_secret_value() if conf.password else ""
         auth = PlainTextAuthProvider(username=conf.username, password=password)
-    cluster = cassandra_cluster(conf.hosts, conf.port, timeout_s, auth)
+    cluster = cassandra_cluster(conf.hosts, conf.port, timeout_s, auth, conf.read_consistency, conf.write_consistency)
     try:
         yield cluster.connect()
     finally:

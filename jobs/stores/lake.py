@@ -34,7 +34,8 @@ from pyspark.sql.types import StructType
 
 from jobs.runtime.config import LakeFormat, Settings
 from schemas.feeds import FEEDS
-from schemas.lake import PARTITION_COLUMN, SILVER_QUARANTINE, LakeTable
+from schemas.gold import GOLD_TABLES
+from schemas.lake import PARTITION_COLUMN, SILVER_METER_READINGS, SILVER_QUARANTINE, LakeTable
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ class LakeTableRef:
         if not fs.exists(staging):
             return
         mine = (f"{PARTITION_COLUMN}={day.isoformat()}-", f"{RETIRED}{PARTITION_COLUMN}={day.isoformat()}-")
-        leftovers = [status.getPath() for status in fs.listStatus(staging) if status.getPath().getName().startswith(mine)]
+        leftovers = [status.getPath() for status in fs.listStatus(staging)
+                     if status.getPath().getName().startswith(mine)]
         target = self._path(self.partition_location(day))
         aside = [path for path in leftovers if path.getName().startswith(RETIRED)]
         if aside and not fs.exists(target):
@@ -181,7 +183,8 @@ class LakeTableRef:
         ``staging`` into its place, then delete the old files."""
         fs = self._fs()
         target = self._path(self.partition_location(day))
-        retired = self._path(f"{self.location}/{STAGING}/{RETIRED}{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}")
+        retired = self._path(
+            f"{self.location}/{STAGING}/{RETIRED}{PARTITION_COLUMN}={day.isoformat()}-{uuid.uuid4().hex}")
         if fs.exists(target):
             fs.rename(target, retired)
         fs.mkdirs(target.getParent())
@@ -247,15 +250,18 @@ def write_atomically(spark: SparkSession, location: str, text: str) -> int:
 
 
 def vacuum(spark: SparkSession, settings: Settings) -> list[str]:
-    """Delete Delta files older than the configured retention (no-op for Parquet and ORC)."""
+    """Delete the files replaced longer ago than the configured retention from every table the
+    daily stages write, bronze, silver and gold (Delta only: a Parquet/ORC swap deletes the
+    old files at once); return the tables vacuumed."""
     if settings.lake.format != "delta":
         return []
     vacuumed = []
-    for feed in FEEDS:
-        table = LakeTableRef(spark, settings.lake_root, feed.bronze.path, "delta")
+    for path in (*(feed.bronze.path for feed in FEEDS), SILVER_METER_READINGS.path, SILVER_QUARANTINE.path,
+                 *(table.path for table in GOLD_TABLES)):
+        table = LakeTableRef(spark, settings.lake_root, path, "delta")
         if table.exists():
             DeltaTable.forPath(spark, table.location).vacuum(settings.lake.vacuum_retention_hours)
-            vacuumed.append(feed.bronze.path)
+            vacuumed.append(path)
     return vacuumed
 
 

@@ -32,7 +32,7 @@ import psutil
 from cassandra.cluster import Session
 
 from jobs.runtime.config import Settings
-from jobs.stores.clients import cassandra_session
+from jobs.stores.clients import WRITES, cassandra_session
 from schemas.cassandra import STAGE_LEASES
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class _Lease:
     def acquire(self, me: Holder) -> Holder | None:
         """Take the lease; None when it is ours, else its current holder."""
         result = self.session.execute(self._insert, (self.stage, self.day, me.run_id, me.host, me.pid,
-                                                     me.acquired_at))
+                                                     me.acquired_at), execution_profile=WRITES)
         if result.was_applied:
             return None
         row = result.one()
@@ -97,10 +97,10 @@ class _Lease:
         """Write ``me`` with a fresh TTL if the lease is still ``from_holder``'s (default: ours)."""
         expected = (from_holder or me).run_id
         return self.session.execute(self._renew, (me.run_id, me.host, me.pid, me.acquired_at, self.stage, self.day,
-                                                  expected)).was_applied
+                                                  expected), execution_profile=WRITES).was_applied
 
     def release(self, me: Holder) -> None:
-        self.session.execute(self._delete, (self.stage, self.day, me.run_id))
+        self.session.execute(self._delete, (self.stage, self.day, me.run_id), execution_profile=WRITES)
 
 
 @contextmanager

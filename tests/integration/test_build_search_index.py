@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -123,3 +123,26 @@ def test_the_build_is_logged_and_rebuilt_idempotently(indexed: Settings, spark: 
     assert [(r.table, r.rows_written, r.status) for r in records] == [
         ("meters", 5, "ok"), ("readings-daily-2024-10", 4, "ok")]
     assert elasticsearch_client(indexed).count(index="meters")["count"] == 5
+
+
+def test_a_late_day_reindexed_keeps_the_months_later_days_and_the_meters_newest_day(
+        indexed: Settings, spark: SparkSession) -> None:
+    """The 17th arrives late, after the 27th was indexed: its re-index rebuilds the whole month
+    and leaves each meter's latest day on the 27th. The 17th is removed again afterwards."""
+    late = DAY - timedelta(days=10)
+    gold = LakeTableRef(spark, indexed.lake_root, METER_DAILY.path, indexed.lake.format)
+    rows = [{**gold_row(m, c, k), "date": late, "kwh_import": Decimal("1.000")} for m, c, _, _, k, _ in METERS]
+    gold.replace_partition(spark.createDataFrame(rows, METER_DAILY.spark_schema()), late)
+    es = elasticsearch_client(indexed)
+    try:
+        build_search_index.main(indexed, late, spark)
+        es.indices.refresh(index="readings-daily")
+        days = {hit["_source"]["date"] for hit in es.search(index="readings-daily", size=100)["hits"]["hits"]}
+        assert days == {str(late), str(DAY)}
+        es.indices.refresh(index="meters")
+        latest = {hit["_source"]["latest"]["date"] for hit in es.search(index="meters", size=100)["hits"]["hits"]
+                  if "latest" in hit["_source"]}
+        assert latest == {str(DAY)}
+    finally:
+        gold.replace_partition(spark.createDataFrame([], METER_DAILY.spark_schema()), late)
+        build_search_index.main(indexed, DAY, spark)

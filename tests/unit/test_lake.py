@@ -99,3 +99,33 @@ def test_a_swap_killed_between_its_renames_is_rolled_back_by_the_next_write(spar
     written = table.replace_partition(readings(spark, DAY, 12, 1), DAY)
     assert written.rows == 12 and table.read_partition(DAY).count() == 12
     assert list((root / "_staging").iterdir()) == []
+
+
+def test_vacuum_deletes_replaced_files_of_silver_and_gold_too(spark: SparkSession, settings, tmp_path: Path) -> None:
+    """Each table's partition written twice: the first write's files are replaced; a vacuum with
+    no retention (Delta's safety check off, as only a test may) leaves only the live files."""
+    from jobs.stores.lake import vacuum
+    from schemas.gold import METER_DAILY
+    from schemas.lake import SILVER_METER_READINGS
+
+    local = settings.model_copy(deep=True)
+    local.lake.root = str(tmp_path)
+    local.lake = local.lake.model_copy(update={"vacuum_retention_hours": 0})
+    tables = {path: LakeTableRef(spark, str(tmp_path), path, "delta")
+              for path in ("bronze/meter_readings", SILVER_METER_READINGS.path, METER_DAILY.path)}
+    for table in tables.values():
+        table.replace_partition(readings(spark, DAY, 30, 2), DAY)
+        table.replace_partition(readings(spark, DAY, 20, 1), DAY)
+
+    def data_files(path: str) -> int:
+        return len(files_on_disk(tmp_path / path / f"date={DAY}"))
+
+    assert all(data_files(path) == 3 for path in tables)
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        vacuumed = vacuum(spark, local)
+    finally:
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
+    assert set(tables) <= set(vacuumed)
+    assert {path: data_files(path) for path in tables} == {path: 1 for path in tables}
+    assert all(table.read_partition(DAY).count() == 20 for table in tables.values())
