@@ -28,7 +28,8 @@ from jobs.ingest.sources import source_named
 from jobs.ingest.sources.common import BadInputError, Clock, ParsedFile, Source
 from jobs.runtime.config import Settings
 from jobs.stores.cassandra_writer import write_readings
-from jobs.stores.clients import WRITES, cassandra_session
+from jobs.stores.cassandra_profiles import WRITES
+from jobs.stores.clients import cassandra_session
 from schemas.cassandra import LOAD_REJECTS, METER_DAYS, METER_READINGS, METERS, Table
 
 log = logging.getLogger(__name__)

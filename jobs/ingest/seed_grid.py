@@ -35,7 +35,8 @@ from jobs.ingest import load_shapes
 from jobs.ingest.grid_model import CONNECTION_KW, THREE_PHASE, GridCatalogue, Meter, Sensor, build_grid
 from jobs.runtime.config import GridConf, Settings
 from jobs.stores.cassandra_writer import write_readings
-from jobs.stores.clients import WRITES, cassandra_session
+from jobs.stores.cassandra_profiles import WRITES
+from jobs.stores.clients import cassandra_session
 from schemas import ground_truth as gt
 from schemas.cassandra import (
     FAULT_LABELS,

@@ -22,7 +22,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from jobs.stores.cache_versions import version_write_time
-from jobs.stores.clients import WRITES
+from jobs.stores.cassandra_profiles import WRITES
 from schemas.cache_keys import KeyFamily
 from schemas.cassandra import CACHE_ENTRIES, CACHE_ENTRY_MONTHS, cache_bucket
 

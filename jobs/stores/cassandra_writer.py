@@ -25,7 +25,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, BoundStatement, PreparedStatement
 
-from jobs.stores.clients import WRITES
+from jobs.stores.cassandra_profiles import WRITES
 from schemas.cassandra import DAY_BUCKETS, StoredChannel, Table
 
 #: Rows per batch: a whole meter-day (up to 100 quarter hours, about 12 KiB) goes as one

@@ -23,11 +23,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from elasticsearch import Elasticsearch
 
 from jobs.runtime.config import RedisConf, Settings
-
-
-#: The execution profile of gridlake's writes (``cassandra.write_consistency``); every other
-#: request uses the default profile (``cassandra.read_consistency``).
-WRITES = "gridlake-writes"
+from jobs.stores.cassandra_profiles import WRITES
 
 
 def cassandra_cluster(

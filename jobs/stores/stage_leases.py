@@ -32,7 +32,8 @@ import psutil
 from cassandra.cluster import Session
 
 from jobs.runtime.config import Settings
-from jobs.stores.clients import WRITES, cassandra_session
+from jobs.stores.cassandra_profiles import WRITES
+from jobs.stores.clients import cassandra_session
 from schemas.cassandra import STAGE_LEASES
 
 log = logging.getLogger(__name__)
